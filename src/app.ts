@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import Fastify, { type FastifyInstance } from 'fastify';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import { registerAdminRoutes } from './admin/routes.ts';
+import type { Runtime } from './bootstrap/runtime.ts';
+import { registerDemoRoutes } from './demo/routes.ts';
+import { loggerOptions } from './http/logging.ts';
+import { sendProblem } from './http/problem.ts';
+import { registerInteractionRoutes } from './interactions/routes.ts';
+import { mountProvider } from './oidc/mount.ts';
+
+const APP_CSS = readFileSync(new URL('./interactions/assets/app.css', import.meta.url));
+
+export type AppOptions = { logger?: boolean | object };
+
+/** Builds the HTTP application from a runtime without listening, so tests drive it with `inject`. */
+export async function buildApp(runtime: Runtime, options: AppOptions = {}): Promise<FastifyInstance> {
+  const { config } = runtime;
+  const app = Fastify({
+    logger: options.logger ?? loggerOptions(config.logLevel),
+    trustProxy: config.trustProxy,
+    bodyLimit: 64 * 1024,
+    // Interaction ids and client ids are case-sensitive; keep routing exact.
+    routerOptions: { caseSensitive: true, ignoreTrailingSlash: false },
+  });
+
+  app.setErrorHandler((error, request, reply) => sendProblem(request, reply, error));
+  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, Object.assign(new Error('Not found'), { statusCode: 404, code: 'not_found' })));
+
+  await app.register(cookie, { secret: [...config.cookieSecrets] });
+  await app.register(formbody, { bodyLimit: 16 * 1024 });
+
+  app.get('/healthz', async (_request, reply) => {
+    const checks: Record<string, string> = {};
+    await Promise.all([
+      runtime.db.query('SELECT 1').then(() => { checks.postgres = 'ok'; }, () => { checks.postgres = 'unavailable'; }),
+      runtime.hot.ping().then(() => { checks[runtime.hot.kind === 'redis' ? 'redis' : 'hot_state'] = 'ok'; },
+        () => { checks[runtime.hot.kind === 'redis' ? 'redis' : 'hot_state'] = 'unavailable'; }),
+    ]);
+    const healthy = Object.values(checks).every((v) => v === 'ok');
+    return reply.status(healthy ? 200 : 503).header('cache-control', 'no-store').send({ status: healthy ? 'ok' : 'unavailable', checks });
+  });
+
+  app.get('/assets/app.css', async (_request, reply) =>
+    reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(APP_CSS));
+
+  await registerInteractionRoutes(app, {
+    provider: runtime.provider,
+    issuer: config.issuer,
+    accounts: runtime.accounts,
+    password: runtime.password,
+    sms: runtime.sms,
+    otp: runtime.otp,
+    audit: runtime.audit,
+    hot: runtime.hot,
+    protector: runtime.protector,
+    csrf: runtime.csrf,
+    pendingRegistrationSeconds: config.otp.ttlSeconds * 2,
+  });
+
+  await registerAdminRoutes(app, { provider: runtime.provider, clients: runtime.clients, audit: runtime.audit, sandboxSms: runtime.sandboxSms });
+
+  if (config.demoData) {
+    await registerDemoRoutes(app, {
+      issuer: config.issuer, clientId: 'demo-portal', clientSecret: 'demo-portal-secret', cookieSecret: config.cookieSecrets[0],
+    });
+  }
+
+  await mountProvider(app, runtime.provider);
+  return app;
+}

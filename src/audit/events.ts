@@ -1,0 +1,35 @@
+export const AUDIT_EVENTS = [
+  'account.registered',
+  'account.registration_refused',
+  'login.password',
+  'login.sms',
+  'login.locked',
+  'sms.sent',
+  'sms.refused',
+  'otp.verify',
+  'consent.granted',
+  'consent.denied',
+  'token.issued',
+  'token.revoked',
+  'token.refresh_reuse',
+  'logout',
+  'logout.backchannel',
+  'admin.client.created',
+  'admin.client.updated',
+  'admin.client.deleted',
+  'admin.denied',
+  'keys.rotated',
+] as const;
+
+export type AuditEventName = (typeof AUDIT_EVENTS)[number];
+
+/** `actor` is always a masked form (1101**********002X, 138****8000, a client id), never raw personal data. */
+export type AuditEvent = {
+  event: AuditEventName;
+  result: 'success' | 'failure';
+  actor?: string;
+  accountId?: string;
+  clientId?: string;
+  ip?: string;
+  detail?: Record<string, unknown>;
+};

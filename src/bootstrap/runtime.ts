@@ -1,0 +1,156 @@
+import { join } from 'node:path';
+import type Provider from 'oidc-provider';
+import { createAccountService, type AccountService } from '../accounts/service.ts';
+import { createAuditLog, type AuditLog } from '../audit/audit-log.ts';
+import { createAttemptLimits } from '../authn/attempt-limits.ts';
+import { createPasswordAuthenticator } from '../authn/password/authenticator.ts';
+import { loadCommonPasswords } from '../authn/password/policy.ts';
+import { createSmsOtpAuthenticator } from '../authn/sms-otp/authenticator.ts';
+import { createOtpService, type OtpService } from '../authn/sms-otp/otp-service.ts';
+import type { HotStore } from '../cache/hot-store.ts';
+import { createPostgresStore } from '../cache/postgres-store.ts';
+import { createRateLimiter } from '../cache/rate-limiter.ts';
+import { createRedisStore } from '../cache/redis-store.ts';
+import type { Config } from '../config/types.ts';
+import { createHttpPopulationRegister } from '../connectors/population-register/http-client.ts';
+import { loadSandboxCitizens, startSandboxPopulationRegister } from '../connectors/population-register/sandbox-register.ts';
+import type { PopulationRegister } from '../connectors/population-register/types.ts';
+import { createHttpSmsGateway } from '../connectors/sms/http-gateway-client.ts';
+import { startSandboxSmsGateway, type SandboxSmsGateway } from '../connectors/sms/sandbox-gateway.ts';
+import type { SmsGateway } from '../connectors/sms/types.ts';
+import { createDatabase, type Database } from '../db/database.ts';
+import { startEmbeddedPostgres, type EmbeddedPostgres } from '../db/embedded-postgres.ts';
+import { migrate } from '../db/migrate.ts';
+import { createDataProtector, type DataProtector } from '../identity/data-protection.ts';
+import { createCsrf, type Csrf } from '../interactions/csrf.ts';
+import { providerPages } from '../interactions/provider-pages.ts';
+import { sweepExpiredPayloads } from '../oidc/adapter.ts';
+import { auditProviderEvents } from '../oidc/audit-hooks.ts';
+import { createClientService, type ClientService } from '../oidc/clients/service.ts';
+import { createOidcProvider } from '../oidc/provider.ts';
+import { createSigningKeyStore } from '../oidc/signing-keys.ts';
+
+export type RuntimeOptions = {
+  /** Schema on the search path (tests give each file its own). */
+  schema?: string;
+  redisKeyPrefix?: string;
+  clock?: () => Date;
+  log?: (level: 'info' | 'warn' | 'error', message: string, detail?: unknown) => void;
+};
+
+/** Everything the HTTP layer needs, wired once (the composition root). */
+export type Runtime = {
+  config: Config;
+  db: Database;
+  hot: HotStore;
+  protector: DataProtector;
+  audit: AuditLog;
+  accounts: AccountService;
+  otp: OtpService;
+  clients: ClientService;
+  provider: Provider;
+  password: ReturnType<typeof createPasswordAuthenticator>;
+  sms: ReturnType<typeof createSmsOtpAuthenticator>;
+  smsGateway: SmsGateway;
+  populationRegister: PopulationRegister;
+  sandboxSms?: SandboxSmsGateway;
+  csrf: Csrf;
+  signingKeyOrigins: ReadonlySet<string>;
+  embeddedPostgres?: EmbeddedPostgres;
+  close(): Promise<void>;
+};
+
+export async function createRuntime(config: Config, options: RuntimeOptions = {}): Promise<Runtime> {
+  const log = options.log ?? (() => {});
+  const clock = options.clock ?? (() => new Date());
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch((error) => log('error', 'shutdown step failed', error));
+  };
+
+  try {
+    let embeddedPostgres: EmbeddedPostgres | undefined;
+    let connectionString = config.databaseUrl;
+    if (!connectionString) {
+      embeddedPostgres = await startEmbeddedPostgres({ dataDir: config.mode === 'test' ? undefined : join(config.dataDir, 'pglite') });
+      closers.push(() => embeddedPostgres!.stop());
+      connectionString = embeddedPostgres.connectionString;
+    }
+    const db = createDatabase({ connectionString, maxConnections: embeddedPostgres ? 1 : 20, schema: options.schema });
+    closers.push(() => db.close());
+    await migrate(db);
+
+    const hot: HotStore = config.redisUrl ? createRedisStore({ url: config.redisUrl, keyPrefix: options.redisKeyPrefix }) : createPostgresStore(db);
+    closers.push(() => hot.close());
+
+    const protector = createDataProtector({ encryptionKeys: config.encryptionKeys, lookupKey: config.lookupKey });
+    const audit = createAuditLog({ db, clock, onError: (error) => log('error', 'audit write failed', error) });
+    closers.push(() => audit.flush());
+    const limiter = createRateLimiter(hot);
+
+    let sandboxSms: SandboxSmsGateway | undefined;
+    let smsUrl = config.sms.url;
+    if (config.sms.provider === 'sandbox') {
+      sandboxSms = await startSandboxSmsGateway({
+        appId: config.sms.appId, secret: config.sms.secret, outboxLimit: config.sms.sandboxOutboxLimit,
+        log: (line) => log('info', line),
+      });
+      closers.push(() => sandboxSms!.close());
+      smsUrl = sandboxSms.url;
+    }
+    const smsGateway = createHttpSmsGateway({ url: smsUrl!, appId: config.sms.appId, secret: config.sms.secret, timeoutMs: config.sms.timeoutMs });
+
+    let registerUrl = config.populationRegister.url;
+    if (config.populationRegister.provider === 'sandbox') {
+      const sandbox = await startSandboxPopulationRegister({
+        appId: config.populationRegister.appId, secret: config.populationRegister.secret,
+        citizens: await loadSandboxCitizens(config.populationRegister.sandboxCitizensFile),
+      });
+      closers.push(() => sandbox.close());
+      registerUrl = sandbox.url;
+    }
+    const populationRegister = createHttpPopulationRegister({
+      url: registerUrl!, appId: config.populationRegister.appId, secret: config.populationRegister.secret, timeoutMs: config.populationRegister.timeoutMs,
+    });
+
+    const accounts = createAccountService({
+      db, protector, populationRegister, audit,
+      commonPasswords: loadCommonPasswords(config.password.commonPasswordsFile), minPasswordLength: config.password.minLength,
+    });
+    const otp = createOtpService({ store: hot, limiter, sms: smsGateway, protector, clock, settings: config.otp });
+    const limits = createAttemptLimits({
+      limiter, maxFailures: config.login.maxFailuresPerIdentifier, lockoutSeconds: config.login.lockoutSeconds, perIpPerMinute: config.login.perIpPerMinute,
+    });
+    const password = createPasswordAuthenticator({ accounts, limits, audit });
+    const sms = createSmsOtpAuthenticator({ accounts, otp, limits, audit });
+
+    let provider: Provider | undefined;
+    const clients = createClientService({ db, protector, validate: async (metadata) => { await provider!.Client.validate(metadata as never); } });
+
+    const keyStore = createSigningKeyStore({ db, protector, origin: config.usesDevelopmentSecrets.includes('DATA_ENCRYPTION_KEYS') ? 'development' : 'production' });
+    await keyStore.ensureActiveKeys();
+    const { keys, origins } = await keyStore.load();
+
+    provider = createOidcProvider({ config, db, hot, clients, accounts, keys, pages: providerPages });
+    auditProviderEvents(provider, audit, (error) => log('error', 'oidc-provider server error', error));
+
+    // Expired durable artefacts and hot rows are swept in the background; reads already ignore them.
+    const sweep = setInterval(() => {
+      sweepExpiredPayloads(db).catch((error) => log('warn', 'sweep failed', error));
+      if (hot.kind === 'postgres') (hot as ReturnType<typeof createPostgresStore>).sweepExpired().catch(() => {});
+    }, 60_000);
+    sweep.unref();
+    closers.push(async () => clearInterval(sweep));
+
+    return {
+      config, db, hot, protector, audit, accounts, otp, clients, provider, password, sms, smsGateway, populationRegister, sandboxSms,
+      csrf: createCsrf({ secret: config.cookieSecrets[0], secure: config.issuer.startsWith('https://'), protector }),
+      signingKeyOrigins: origins,
+      embeddedPostgres,
+      close: closeAll,
+    };
+  } catch (error) {
+    await closeAll();
+    throw error;
+  }
+}

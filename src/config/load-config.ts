@@ -1,0 +1,162 @@
+import { createHash } from 'node:crypto';
+import { parseKeyRing } from '../identity/data-protection.ts';
+import type { Config, ConnectorChoice, Mode } from './types.ts';
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.problems = problems;
+  }
+}
+
+const CONFIG_DIR = new URL('../../config/', import.meta.url).pathname;
+
+// Fixed values so a development install keeps decrypting its own data between restarts. They are
+// public (they are in this file), hence production refuses to start with any of them.
+const DEV_COOKIE_SECRET = 'development-cookie-secret-not-for-production';
+const DEV_ENCRYPTION_KEYS = 'dev1:' + createHash('sha256').update('dev-data-key').digest('base64');
+const DEV_LOOKUP_KEY = createHash('sha256').update('dev-lookup-key').digest('base64');
+const DEV_CONNECTOR_SECRET = 'sandbox-shared-secret';
+const DEV_PAIRWISE_SALT = 'development-pairwise-salt';
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** The only reader of the environment: validates everything once and returns a frozen object. */
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+  const devSecrets: string[] = [];
+
+  const mode = oneOf<Mode>(env.NODE_ENV ?? 'development', ['development', 'test', 'production'], 'NODE_ENV', problems);
+  const production = mode === 'production';
+  const port = integer(env.PORT, 3000, 'PORT', problems, 0, 65535);
+  const host = env.HOST ?? (production ? '0.0.0.0' : '127.0.0.1');
+  const issuer = (env.ISSUER ?? `http://localhost:${port}`).replace(/\/+$/, '');
+  if (!/^https?:\/\/[^/?#]+(\/[^?#]*)?$/.test(issuer)) problems.push(`ISSUER must be an http(s) URL without query or fragment, got "${issuer}"`);
+
+  const secretOr = (name: string, fallback: string) => {
+    const value = env[name];
+    if (value) return value;
+    devSecrets.push(name);
+    return fallback;
+  };
+
+  const cookieSecrets = secretOr('COOKIE_SECRETS', DEV_COOKIE_SECRET).split(',').map((s) => s.trim()).filter(Boolean);
+  if (cookieSecrets.some((s) => s.length < 32)) problems.push('COOKIE_SECRETS: every secret must be at least 32 characters');
+
+  let encryptionKeys: Config['encryptionKeys'] = [];
+  try {
+    encryptionKeys = parseKeyRing(secretOr('DATA_ENCRYPTION_KEYS', DEV_ENCRYPTION_KEYS));
+  } catch (error) {
+    problems.push(`DATA_ENCRYPTION_KEYS: ${(error as Error).message}`);
+  }
+  const lookupKey = Buffer.from(secretOr('LOOKUP_HMAC_KEY', DEV_LOOKUP_KEY), 'base64');
+  if (lookupKey.length < 32) problems.push('LOOKUP_HMAC_KEY must be at least 32 bytes, base64-encoded');
+
+  const connector = (prefix: string, label: string) => {
+    const provider = oneOf<ConnectorChoice>(env[prefix] ?? (production ? 'http' : 'sandbox'), ['sandbox', 'http'], prefix, problems);
+    const url = env[`${prefix}_URL`];
+    if (provider === 'http' && !url) problems.push(`${prefix}_URL is required when ${prefix}=http (${label})`);
+    return {
+      provider,
+      url,
+      appId: env[`${prefix}_APP_ID`] ?? 'gov-idp',
+      secret: provider === 'http' ? (env[`${prefix}_SECRET`] ?? '') : (env[`${prefix}_SECRET`] ?? DEV_CONNECTOR_SECRET),
+      timeoutMs: integer(env[`${prefix}_TIMEOUT_MS`], 3000, `${prefix}_TIMEOUT_MS`, problems, 100, 60000),
+    };
+  };
+  const sms = connector('SMS_GATEWAY', 'the SMS gateway');
+  const populationRegister = connector('POPULATION_REGISTER', 'the population register');
+  if (sms.provider === 'http' && !sms.secret) problems.push('SMS_GATEWAY_SECRET is required when SMS_GATEWAY=http');
+  if (populationRegister.provider === 'http' && !populationRegister.secret) {
+    problems.push('POPULATION_REGISTER_SECRET is required when POPULATION_REGISTER=http');
+  }
+
+  const config: Config = {
+    mode,
+    host,
+    port,
+    issuer,
+    databaseUrl: env.DATABASE_URL || undefined,
+    dataDir: env.DATA_DIR ?? new URL('../../data/', import.meta.url).pathname,
+    redisUrl: env.REDIS_URL || undefined,
+    logLevel: env.LOG_LEVEL ?? (mode === 'test' ? 'silent' : 'info'),
+    trustProxy: bool(env.TRUST_PROXY, false, 'TRUST_PROXY', problems),
+    cookieSecrets,
+    encryptionKeys,
+    lookupKey,
+    usesDevelopmentSecrets: devSecrets,
+    demoData: bool(env.DEMO_DATA, !production, 'DEMO_DATA', problems),
+    sms: { ...sms, sandboxOutboxLimit: 1000 },
+    populationRegister: {
+      ...populationRegister,
+      sandboxCitizensFile: env.POPULATION_REGISTER_SANDBOX_FILE ?? `${CONFIG_DIR}sandbox-population-register.json`,
+    },
+    session: {
+      absoluteSeconds: integer(env.SESSION_ABSOLUTE_SECONDS, 12 * 3600, 'SESSION_ABSOLUTE_SECONDS', problems, 60, 7 * 86400),
+      idleSeconds: integer(env.SESSION_IDLE_SECONDS, 30 * 60, 'SESSION_IDLE_SECONDS', problems, 60, 86400),
+    },
+    tokens: {
+      accessTokenSeconds: integer(env.ACCESS_TOKEN_SECONDS, 600, 'ACCESS_TOKEN_SECONDS', problems, 30, 86400),
+      idTokenSeconds: integer(env.ID_TOKEN_SECONDS, 600, 'ID_TOKEN_SECONDS', problems, 30, 86400),
+      refreshTokenSeconds: integer(env.REFRESH_TOKEN_SECONDS, 12 * 3600, 'REFRESH_TOKEN_SECONDS', problems, 60, 30 * 86400),
+      authorizationCodeSeconds: 60,
+      interactionSeconds: integer(env.INTERACTION_SECONDS, 600, 'INTERACTION_SECONDS', problems, 60, 3600),
+      clientCredentialsSeconds: integer(env.CLIENT_CREDENTIALS_SECONDS, 600, 'CLIENT_CREDENTIALS_SECONDS', problems, 30, 86400),
+    },
+    otp: {
+      ttlSeconds: 300,
+      maxAttempts: 5,
+      cooldownSeconds: integer(env.SMS_COOLDOWN_SECONDS, 60, 'SMS_COOLDOWN_SECONDS', problems, 1, 3600),
+      dailyCapPerPhone: integer(env.SMS_DAILY_CAP_PER_PHONE, 10, 'SMS_DAILY_CAP_PER_PHONE', problems, 1, 1000),
+      perIpPerHour: integer(env.SMS_PER_IP_PER_HOUR, 30, 'SMS_PER_IP_PER_HOUR', problems, 1, 100000),
+      globalPerMinute: integer(env.SMS_GLOBAL_PER_MINUTE, 600, 'SMS_GLOBAL_PER_MINUTE', problems, 1, 1000000),
+    },
+    login: {
+      maxFailuresPerIdentifier: integer(env.LOGIN_MAX_FAILURES, 5, 'LOGIN_MAX_FAILURES', problems, 1, 100),
+      lockoutSeconds: integer(env.LOGIN_LOCKOUT_SECONDS, 900, 'LOGIN_LOCKOUT_SECONDS', problems, 1, 86400),
+      perIpPerMinute: integer(env.LOGIN_PER_IP_PER_MINUTE, 60, 'LOGIN_PER_IP_PER_MINUTE', problems, 1, 1000000),
+    },
+    password: { minLength: 8, commonPasswordsFile: `${CONFIG_DIR}common-passwords.txt` },
+    pairwiseSalt: secretOr('PAIRWISE_SALT', DEV_PAIRWISE_SALT),
+  };
+
+  if (production) problems.push(...productionProblems(config));
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(config);
+}
+
+/** Everything that makes a development install unsafe to expose; production refuses to start with any. */
+export function productionProblems(config: Config): string[] {
+  const problems: string[] = [];
+  if (!config.issuer.startsWith('https://')) problems.push(`ISSUER must be https:// in production, got "${config.issuer}"`);
+  for (const name of config.usesDevelopmentSecrets) problems.push(`${name} is not set (the development default is public)`);
+  if (config.sms.provider === 'sandbox') problems.push('SMS_GATEWAY=sandbox is not allowed in production');
+  if (config.populationRegister.provider === 'sandbox') problems.push('POPULATION_REGISTER=sandbox is not allowed in production');
+  if (config.demoData) problems.push('DEMO_DATA must be off in production');
+  return problems;
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], name: string, problems: string[]): T {
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  problems.push(`${name} must be one of ${allowed.join(', ')}, got "${value}"`);
+  return allowed[0];
+}
+
+function integer(value: string | undefined, fallback: number, name: string, problems: string[], min: number, max: number): number {
+  if (value === undefined || value === '') return fallback;
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+    problems.push(`${name} must be an integer from ${min} to ${max}, got "${value}"`);
+    return fallback;
+  }
+  return parsed;
+}
+
+function bool(value: string | undefined, fallback: boolean, name: string, problems: string[]): boolean {
+  if (value === undefined || value === '') return fallback;
+  if (['1', 'true', 'yes', 'on'].includes(value.toLowerCase())) return true;
+  if (['0', 'false', 'no', 'off'].includes(value.toLowerCase())) return false;
+  problems.push(`${name} must be true or false, got "${value}"`);
+  return fallback;
+}

@@ -1,0 +1,56 @@
+import type { EncryptionKey } from '../identity/data-protection.ts';
+
+export type Mode = 'development' | 'test' | 'production';
+export type ConnectorChoice = 'sandbox' | 'http';
+
+export type HttpConnectorConfig = {
+  provider: ConnectorChoice;
+  url?: string;
+  appId: string;
+  secret: string;
+  timeoutMs: number;
+};
+
+export type Config = Readonly<{
+  mode: Mode;
+  host: string;
+  port: number;
+  issuer: string;
+  databaseUrl?: string;
+  dataDir: string;
+  redisUrl?: string;
+  logLevel: string;
+  trustProxy: boolean;
+  cookieSecrets: readonly string[];
+  encryptionKeys: readonly EncryptionKey[];
+  lookupKey: Buffer;
+  /** True when any secret above fell back to the built-in development value. */
+  usesDevelopmentSecrets: readonly string[];
+  demoData: boolean;
+  sms: HttpConnectorConfig & { sandboxOutboxLimit: number };
+  populationRegister: HttpConnectorConfig & { sandboxCitizensFile: string };
+  session: { absoluteSeconds: number; idleSeconds: number };
+  tokens: {
+    accessTokenSeconds: number;
+    idTokenSeconds: number;
+    refreshTokenSeconds: number;
+    authorizationCodeSeconds: number;
+    interactionSeconds: number;
+    clientCredentialsSeconds: number;
+  };
+  otp: {
+    ttlSeconds: number;
+    maxAttempts: number;
+    cooldownSeconds: number;
+    dailyCapPerPhone: number;
+    perIpPerHour: number;
+    globalPerMinute: number;
+  };
+  login: {
+    maxFailuresPerIdentifier: number;
+    lockoutSeconds: number;
+    perIpPerMinute: number;
+  };
+  password: { minLength: number; commonPasswordsFile: string };
+  pairwiseSalt: string;
+}>;

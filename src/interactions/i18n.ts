@@ -1,0 +1,91 @@
+export type Locale = 'zh-CN' | 'en';
+export const LOCALES: readonly Locale[] = ['zh-CN', 'en'];
+export const DEFAULT_LOCALE: Locale = 'zh-CN';
+
+/** First supported entry of ui_locales (OIDC Core §3.1.2.1), then an explicit choice, then the default. */
+export function pickLocale(...candidates: (string | undefined)[]): Locale {
+  for (const candidate of candidates) {
+    for (const tag of (candidate ?? '').split(/[\s,]+/)) {
+      const lower = tag.toLowerCase();
+      if (lower.startsWith('zh')) return 'zh-CN';
+      if (lower.startsWith('en')) return 'en';
+    }
+  }
+  return DEFAULT_LOCALE;
+}
+
+const MESSAGES = {
+  'app.title': { 'zh-CN': '政务服务统一身份认证', en: 'Government Services Unified Sign-in' },
+  'lang.switch': { 'zh-CN': 'English', en: '中文' },
+  'login.title': { 'zh-CN': '登录', en: 'Sign in' },
+  'login.for': { 'zh-CN': '登录以继续使用「{client}」', en: 'Sign in to continue to “{client}”' },
+  'login.tab.password': { 'zh-CN': '密码登录', en: 'Password' },
+  'login.tab.sms': { 'zh-CN': '短信验证码登录', en: 'SMS code' },
+  'login.identifier': { 'zh-CN': '身份证号码或手机号码', en: 'ID number or mobile number' },
+  'login.identifier.hint': { 'zh-CN': '18 位公民身份号码，或 11 位手机号码', en: 'Your 18-character citizen ID number, or your 11-digit mobile number' },
+  'login.password': { 'zh-CN': '密码', en: 'Password' },
+  'login.submit': { 'zh-CN': '登录', en: 'Sign in' },
+  'login.register': { 'zh-CN': '没有账号？注册', en: 'No account yet? Register' },
+  'login.cancel': { 'zh-CN': '取消并返回', en: 'Cancel and go back' },
+  'sms.phone': { 'zh-CN': '手机号码', en: 'Mobile number' },
+  'sms.phone.hint': { 'zh-CN': '仅支持中国大陆手机号码', en: 'Mainland China mobile numbers only' },
+  'sms.send': { 'zh-CN': '获取验证码', en: 'Send code' },
+  'sms.code': { 'zh-CN': '短信验证码', en: 'SMS code' },
+  'sms.code.hint': { 'zh-CN': '6 位数字，5 分钟内有效', en: '6 digits, valid for 5 minutes' },
+  'sms.sent': { 'zh-CN': '如果该号码已注册，验证码已发送至 {phone}。', en: 'If this number is registered, a code was sent to {phone}.' },
+  'sms.sent.register': { 'zh-CN': '验证码已发送至 {phone}。', en: 'A code was sent to {phone}.' },
+  'sms.resend': { 'zh-CN': '重新获取验证码', en: 'Send a new code' },
+  'register.title': { 'zh-CN': '注册账号', en: 'Register' },
+  'register.intro': { 'zh-CN': '请填写与身份证一致的姓名和身份证号码，我们将与人口信息库核对。', en: 'Enter your name and ID number exactly as on your ID card; they are checked with the population register.' },
+  'register.name': { 'zh-CN': '姓名', en: 'Full name' },
+  'register.idNumber': { 'zh-CN': '身份证号码', en: 'Citizen ID number' },
+  'register.password': { 'zh-CN': '设置密码', en: 'Choose a password' },
+  'register.password.hint': { 'zh-CN': '至少 8 个字符；不能包含身份证号码或手机号码，不能是常见密码', en: 'At least 8 characters; not containing your ID or mobile number; not a common password' },
+  'register.passwordConfirm': { 'zh-CN': '再次输入密码', en: 'Repeat the password' },
+  'register.next': { 'zh-CN': '下一步：验证手机', en: 'Next: verify mobile number' },
+  'register.submit': { 'zh-CN': '完成注册并登录', en: 'Register and sign in' },
+  'register.back': { 'zh-CN': '已有账号？登录', en: 'Already registered? Sign in' },
+  'register.passwordMismatch': { 'zh-CN': '两次输入的密码不一致。', en: 'The two passwords do not match.' },
+  'consent.title': { 'zh-CN': '授权确认', en: 'Authorise access' },
+  'consent.intro': { 'zh-CN': '「{client}」请求获取您的以下信息：', en: '“{client}” asks for the following information:' },
+  'consent.allow': { 'zh-CN': '同意', en: 'Allow' },
+  'consent.deny': { 'zh-CN': '拒绝', en: 'Deny' },
+  'scope.openid': { 'zh-CN': '您的账号标识', en: 'Your account identifier' },
+  'scope.profile': { 'zh-CN': '姓名', en: 'Your name' },
+  'scope.phone': { 'zh-CN': '手机号码', en: 'Your mobile number' },
+  'scope.id_number': { 'zh-CN': '身份证号码', en: 'Your citizen ID number' },
+  'scope.offline_access': { 'zh-CN': '在您离线时保持访问', en: 'Access while you are not signed in' },
+  'error.title': { 'zh-CN': '出错了', en: 'Something went wrong' },
+  'error.back': { 'zh-CN': '请返回原网站重新开始。', en: 'Please go back to the service and start again.' },
+  'error.session': { 'zh-CN': '登录会话已过期或无效，请返回原网站重新开始。', en: 'This sign-in has expired or is not valid. Please go back to the service and start again.' },
+  'error.csrf': { 'zh-CN': '页面已失效，请刷新后重试。', en: 'This page has expired. Please reload it and try again.' },
+  'logout.title': { 'zh-CN': '退出登录', en: 'Sign out' },
+  'logout.question': { 'zh-CN': '是否退出统一身份认证？退出后所有政务服务都需要重新登录。', en: 'Sign out of the unified sign-in? Every government service will ask you to sign in again.' },
+  'logout.yes': { 'zh-CN': '退出登录', en: 'Yes, sign me out' },
+  'logout.no': { 'zh-CN': '保持登录', en: 'No, stay signed in' },
+  'logout.done': { 'zh-CN': '您已安全退出。', en: 'You have been signed out.' },
+} as const satisfies Record<string, Record<Locale, string>>;
+
+export type MessageKey = keyof typeof MESSAGES;
+
+export function t(locale: Locale, key: MessageKey, vars: Record<string, string> = {}): string {
+  return MESSAGES[key][locale].replace(/\{(\w+)\}/g, (_, name: string) => vars[name] ?? '');
+}
+
+/** Messages for typed errors, by error code; a code without an entry falls back to the English message. */
+export const ERROR_MESSAGES: Record<string, Record<Locale, string>> = {
+  invalid_credentials: { 'zh-CN': '账号或密码错误。', en: 'The account or password is incorrect.' },
+  temporarily_locked: { 'zh-CN': '失败次数过多，该账号暂时无法登录，请稍后再试。', en: 'Too many failed attempts. Sign-in with this identifier is paused for a while.' },
+  rate_limited: { 'zh-CN': '操作过于频繁，请稍后再试。', en: 'Too many attempts. Please wait before trying again.' },
+  invalid_code: { 'zh-CN': '验证码错误。', en: 'The verification code is incorrect.' },
+  expired_code: { 'zh-CN': '验证码已过期或已使用，请重新获取。', en: 'The verification code has expired or was already used. Request a new one.' },
+  code_voided: { 'zh-CN': '验证码错误次数过多，已失效，请重新获取。', en: 'Too many wrong codes: this code is void. Request a new one.' },
+  account_unavailable: { 'zh-CN': '该账号当前无法登录，请联系政务服务大厅。', en: 'This account cannot sign in at the moment. Please contact the service hall.' },
+  invalid_phone: { 'zh-CN': '仅支持中国大陆手机号码（+86 1xxxxxxxxxx）。', en: 'Only mainland China mobile numbers (+86 1xxxxxxxxxx) are accepted.' },
+  invalid_name: { 'zh-CN': '姓名应为 2 至 50 个字符，与身份证一致。', en: 'The name must be 2 to 50 characters, as on the ID card.' },
+  identity_not_confirmed: { 'zh-CN': '姓名与身份证号码核验未通过。', en: 'The name and ID number could not be confirmed together.' },
+  already_registered: { 'zh-CN': '该身份证号码或手机号码已注册，请直接登录。', en: 'An account already exists for this ID number or mobile number. Please sign in instead.' },
+  sms_unavailable: { 'zh-CN': '短信服务暂不可用，请稍后再试。', en: 'The SMS service is unavailable. Please try again later.' },
+  register_expired: { 'zh-CN': '注册信息已过期，请重新填写。', en: 'Your registration details expired. Please start again.' },
+  service_unavailable: { 'zh-CN': '核验服务暂不可用，请稍后再试。', en: 'The verification service is unavailable. Please try again later.' },
+};

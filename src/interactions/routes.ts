@@ -1,0 +1,274 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type Provider from 'oidc-provider';
+import type { AccountService } from '../accounts/service.ts';
+import type { AuditLog } from '../audit/audit-log.ts';
+import type { HotStore } from '../cache/hot-store.ts';
+import type { createPasswordAuthenticator } from '../authn/password/authenticator.ts';
+import type { createSmsOtpAuthenticator } from '../authn/sms-otp/authenticator.ts';
+import type { OtpService } from '../authn/sms-otp/otp-service.ts';
+import type { Verified } from '../authn/types.ts';
+import { ConnectorError } from '../connectors/errors.ts';
+import type { DataProtector } from '../identity/data-protection.ts';
+import { maskIdNumber } from '../identity/id-number.ts';
+import { maskPhone } from '../identity/phone.ts';
+import { AppError } from '../http/errors.ts';
+import { applyPageSecurityHeaders } from '../http/security-headers.ts';
+import { acrForMethods } from '../oidc/acr.ts';
+import type { Csrf } from './csrf.ts';
+import { pickLocale, t, type Locale } from './i18n.ts';
+import {
+  consentPage, errorMessage, errorPage, loginPage, registerCompletePage, registerPage, smsLoginPage, type PageContext,
+} from './views/pages.ts';
+import {
+  csrfOnlySchema, passwordLoginSchema, registerCompleteSchema, registerSendSchema, smsSendSchema, smsVerifySchema, uidParams,
+} from './schemas.ts';
+
+export type InteractionDeps = {
+  provider: Provider;
+  issuer: string;
+  accounts: AccountService;
+  password: ReturnType<typeof createPasswordAuthenticator>;
+  sms: ReturnType<typeof createSmsOtpAuthenticator>;
+  otp: OtpService;
+  audit: AuditLog;
+  hot: HotStore;
+  protector: DataProtector;
+  csrf: Csrf;
+  pendingRegistrationSeconds: number;
+};
+
+type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
+type Params = { uid: string };
+type Body = Record<string, string>;
+type PendingRegistration = { name: string; idNumber: string; phone: string };
+
+const LANG_COOKIE = 'idp_lang';
+
+export async function registerInteractionRoutes(app: FastifyInstance, deps: InteractionDeps) {
+  const { provider, csrf } = deps;
+
+  function sendPage(reply: FastifyReply, status: number, body: string) {
+    applyPageSecurityHeaders(reply);
+    return reply.status(status).type('text/html; charset=utf-8').send(body);
+  }
+
+  function localeOf(request: FastifyRequest, details?: Details): Locale {
+    const query = request.query as { lang?: string };
+    return pickLocale(query.lang, request.cookies[LANG_COOKIE], details?.params.ui_locales as string | undefined);
+  }
+
+  /** The interaction must belong to this browser (oidc-provider checks its interaction cookie). */
+  async function load(request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) {
+    try {
+      const details = await provider.interactionDetails(request.raw, reply.raw);
+      if (details.uid !== request.params.uid) throw new Error('interaction mismatch');
+      return details;
+    } catch {
+      const locale = localeOf(request);
+      sendPage(reply, 400, errorPage(locale, t(locale, 'error.session')));
+      return undefined;
+    }
+  }
+
+  async function pageContext(request: FastifyRequest<{ Params: Params }>, reply: FastifyReply, details: Details): Promise<PageContext> {
+    const locale = localeOf(request, details);
+    const query = request.query as { lang?: string };
+    if (query.lang) reply.setCookie(LANG_COOKIE, locale, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 365 * 86400, secure: csrf.cookieOptions.secure });
+    let nonce = request.cookies[csrf.cookieName];
+    if (!nonce) {
+      nonce = csrf.newBrowserNonce();
+      reply.setCookie(csrf.cookieName, nonce, csrf.cookieOptions);
+    }
+    const client = await provider.Client.find(String(details.params.client_id));
+    const path = request.url.split('?')[0].replace(/\/(login|send|verify|send-code|complete|consent|abort)$/, '');
+    return {
+      locale,
+      uid: details.uid,
+      csrf: csrf.tokenFor(nonce, details.uid),
+      clientName: client?.clientName ?? String(details.params.client_id),
+      langSwitchHref: `${path}?lang=${locale === 'en' ? 'zh-CN' : 'en'}`,
+    };
+  }
+
+  /** Loads the interaction and checks the CSRF token; renders the error page itself when either fails. */
+  async function loadForPost(request: FastifyRequest<{ Params: Params; Body: Body }>, reply: FastifyReply) {
+    const details = await load(request, reply);
+    if (!details) return undefined;
+    if (!csrf.isValid(request.cookies[csrf.cookieName], details.uid, request.body.csrf)) {
+      const locale = localeOf(request, details);
+      sendPage(reply, 403, errorPage(locale, t(locale, 'error.csrf')));
+      return undefined;
+    }
+    return { details, ctx: await pageContext(request, reply, details) };
+  }
+
+  const attempt = (request: FastifyRequest, details: Details) => ({
+    ip: request.ip, interactionId: details.uid, clientId: String(details.params.client_id),
+  });
+
+  /** Maps what a person can act on to a message on the page; anything else is a server error. */
+  function userFacing(error: unknown, locale: Locale): { status: number; message: string } {
+    if (error instanceof AppError) return { status: error.status, message: errorMessage(locale, error.code, error.message) };
+    if (error instanceof ConnectorError) return { status: 503, message: errorMessage(locale, 'service_unavailable', 'Service unavailable') };
+    throw error;
+  }
+
+  async function finishLogin(request: FastifyRequest, reply: FastifyReply, verified: Verified) {
+    const redirectTo = await provider.interactionResult(request.raw, reply.raw, {
+      login: {
+        accountId: verified.accountId,
+        amr: [...verified.amr],
+        acr: acrForMethods(deps.issuer, verified.amr),
+        ts: Math.floor(Date.now() / 1000),
+        remember: true,
+      },
+    }, { mergeWithLastSubmission: false });
+    return reply.redirect(redirectTo, 303);
+  }
+
+  await app.register(async (scope) => {
+    scope.get<{ Params: Params }>('/:uid', { schema: uidParams }, async (request, reply) => {
+      const details = await load(request, reply);
+      if (!details) return reply;
+      const ctx = await pageContext(request, reply, details);
+      if (details.prompt.name === 'consent') {
+        const missing = (details.prompt.details.missingOIDCScope as string[] | undefined) ?? [];
+        return sendPage(reply, 200, consentPage(ctx, missing));
+      }
+      return sendPage(reply, 200, loginPage(ctx));
+    });
+
+    scope.get<{ Params: Params }>('/:uid/sms', { schema: uidParams }, async (request, reply) => {
+      const details = await load(request, reply);
+      if (!details) return reply;
+      return sendPage(reply, 200, smsLoginPage(await pageContext(request, reply, details)));
+    });
+
+    scope.post<{ Params: Params; Body: Body }>('/:uid/login', { schema: passwordLoginSchema }, async (request, reply) => {
+      const loaded = await loadForPost(request, reply);
+      if (!loaded) return reply;
+      const { details, ctx } = loaded;
+      try {
+        const verified = await deps.password.verify(
+          { identifier: request.body.identifier, password: request.body.password }, attempt(request, details));
+        return await finishLogin(request, reply, verified);
+      } catch (error) {
+        const { status, message } = userFacing(error, ctx.locale);
+        return sendPage(reply, status, loginPage(ctx, { identifier: request.body.identifier, error: message }));
+      }
+    });
+
+    scope.post<{ Params: Params; Body: Body }>('/:uid/sms/send', { schema: smsSendSchema }, async (request, reply) => {
+      const loaded = await loadForPost(request, reply);
+      if (!loaded) return reply;
+      const { details, ctx } = loaded;
+      try {
+        const { phoneMasked } = await deps.sms.sendCode({ phone: request.body.phone }, attempt(request, details));
+        return sendPage(reply, 200, smsLoginPage(ctx, { phone: request.body.phone, sent: t(ctx.locale, 'sms.sent', { phone: phoneMasked }) }));
+      } catch (error) {
+        const { status, message } = userFacing(error, ctx.locale);
+        return sendPage(reply, status, smsLoginPage(ctx, { phone: request.body.phone, error: message }));
+      }
+    });
+
+    scope.post<{ Params: Params; Body: Body }>('/:uid/sms/verify', { schema: smsVerifySchema }, async (request, reply) => {
+      const loaded = await loadForPost(request, reply);
+      if (!loaded) return reply;
+      const { details, ctx } = loaded;
+      try {
+        const verified = await deps.sms.verify({ phone: request.body.phone, code: request.body.code.trim() }, attempt(request, details));
+        return await finishLogin(request, reply, verified);
+      } catch (error) {
+        const { status, message } = userFacing(error, ctx.locale);
+        return sendPage(reply, status, smsLoginPage(ctx, { phone: request.body.phone, error: message }));
+      }
+    });
+
+    scope.get<{ Params: Params }>('/:uid/register', { schema: uidParams }, async (request, reply) => {
+      const details = await load(request, reply);
+      if (!details) return reply;
+      return sendPage(reply, 200, registerPage(await pageContext(request, reply, details)));
+    });
+
+    scope.post<{ Params: Params; Body: Body }>('/:uid/register/send-code', { schema: registerSendSchema }, async (request, reply) => {
+      const loaded = await loadForPost(request, reply);
+      if (!loaded) return reply;
+      const { details, ctx } = loaded;
+      const { name, id_number: idNumber, phone } = request.body;
+      try {
+        const parsed = deps.accounts.parseRegistrationDetails({ name, idNumber, phone });
+        // Kept encrypted between the two steps: the hot store may be a Redis outside our database's protection.
+        await deps.hot.set(`reg:${details.uid}`, deps.protector.encrypt(JSON.stringify(parsed), 'registration.pending'), deps.pendingRegistrationSeconds);
+        await deps.otp.issue({ purpose: 'register', binding: details.uid, phone: parsed.phone, ip: request.ip, deliver: true });
+        await deps.audit.record({ event: 'sms.sent', result: 'success', actor: maskPhone(parsed.phone), clientId: String(details.params.client_id), ip: request.ip, detail: { purpose: 'register' } });
+        return sendPage(reply, 200, registerCompletePage(ctx, { phoneMasked: maskPhone(parsed.phone) }));
+      } catch (error) {
+        const { status, message } = userFacing(error, ctx.locale);
+        return sendPage(reply, status, registerPage(ctx, { name, idNumber, phone, error: message }));
+      }
+    });
+
+    scope.post<{ Params: Params; Body: Body }>('/:uid/register/complete', { schema: registerCompleteSchema }, async (request, reply) => {
+      const loaded = await loadForPost(request, reply);
+      if (!loaded) return reply;
+      const { details, ctx } = loaded;
+      const stored = await deps.hot.get(`reg:${details.uid}`);
+      if (!stored) {
+        return sendPage(reply, 400, registerPage(ctx, { error: errorMessage(ctx.locale, 'register_expired', 'Registration expired') }));
+      }
+      const pending = JSON.parse(deps.protector.decrypt(stored, 'registration.pending')) as PendingRegistration;
+      const phoneMasked = maskPhone(pending.phone);
+      if (request.body.password !== request.body.password_confirm) {
+        return sendPage(reply, 400, registerCompletePage(ctx, { phoneMasked, error: t(ctx.locale, 'register.passwordMismatch') }));
+      }
+      try {
+        await deps.otp.verify({ purpose: 'register', binding: details.uid, phone: pending.phone, code: request.body.code.trim() });
+      } catch (error) {
+        await deps.audit.record({ event: 'otp.verify', result: 'failure', actor: maskIdNumber(pending.idNumber), ip: request.ip, clientId: String(details.params.client_id), detail: { purpose: 'register', reason: (error as AppError).code } });
+        const { status, message } = userFacing(error, ctx.locale);
+        return sendPage(reply, status, registerCompletePage(ctx, { phoneMasked, error: message }));
+      }
+      try {
+        const account = await deps.accounts.register({ ...pending, password: request.body.password, ip: request.ip, clientId: String(details.params.client_id) });
+        await deps.hot.delete(`reg:${details.uid}`);
+        return await finishLogin(request, reply, { accountId: account.id, method: 'sms-otp', amr: ['sms', 'otp'] });
+      } catch (error) {
+        const { status, message } = userFacing(error, ctx.locale);
+        // The phone was proven; a password problem lets the person retry with a fresh code.
+        return sendPage(reply, status, registerPage(ctx, { name: pending.name, idNumber: pending.idNumber, phone: pending.phone, error: message }));
+      }
+    });
+
+    scope.post<{ Params: Params; Body: Body }>('/:uid/consent', { schema: csrfOnlySchema }, async (request, reply) => {
+      const loaded = await loadForPost(request, reply);
+      if (!loaded) return reply;
+      const { details } = loaded;
+      if (details.prompt.name !== 'consent' || !details.session?.accountId) {
+        return sendPage(reply, 400, errorPage(loaded.ctx.locale, t(loaded.ctx.locale, 'error.session')));
+      }
+      const clientId = String(details.params.client_id);
+      const grant = details.grantId
+        ? (await provider.Grant.find(details.grantId))!
+        : new provider.Grant({ accountId: details.session.accountId, clientId });
+      const prompt = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+      if (prompt.missingOIDCScope) grant.addOIDCScope(prompt.missingOIDCScope.join(' '));
+      if (prompt.missingOIDCClaims) grant.addOIDCClaims(prompt.missingOIDCClaims);
+      for (const [indicator, scopes] of Object.entries(prompt.missingResourceScopes ?? {})) grant.addResourceScope(indicator, scopes.join(' '));
+      const grantId = await grant.save();
+      await deps.audit.record({ event: 'consent.granted', result: 'success', accountId: details.session.accountId, clientId, ip: request.ip, detail: { scopes: prompt.missingOIDCScope ?? [] } });
+      const redirectTo = await provider.interactionResult(request.raw, reply.raw, { consent: details.grantId ? {} : { grantId } }, { mergeWithLastSubmission: true });
+      return reply.redirect(redirectTo, 303);
+    });
+
+    scope.post<{ Params: Params; Body: Body }>('/:uid/abort', { schema: csrfOnlySchema }, async (request, reply) => {
+      const loaded = await loadForPost(request, reply);
+      if (!loaded) return reply;
+      const { details } = loaded;
+      await deps.audit.record({ event: 'consent.denied', result: 'failure', accountId: details.session?.accountId, clientId: String(details.params.client_id), ip: request.ip, detail: { prompt: details.prompt.name } });
+      const redirectTo = await provider.interactionResult(request.raw, reply.raw, {
+        error: 'access_denied', error_description: 'The person cancelled the request.',
+      }, { mergeWithLastSubmission: false });
+      return reply.redirect(redirectTo, 303);
+    });
+  }, { prefix: '/interaction' });
+}

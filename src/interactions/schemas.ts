@@ -1,0 +1,15 @@
+/** Form bodies of the interaction pages. Extra fields are dropped; every field is a bounded string. */
+const str = (maxLength: number) => ({ type: 'string', maxLength });
+
+const form = (properties: Record<string, object>, required: string[]) => ({
+  body: { type: 'object', properties: { csrf: str(128), ...properties }, required: ['csrf', ...required], additionalProperties: false },
+  params: { type: 'object', properties: { uid: { type: 'string', pattern: '^[A-Za-z0-9_-]{10,64}$' } }, required: ['uid'] },
+});
+
+export const uidParams = { params: form({}, []).params };
+export const passwordLoginSchema = form({ identifier: str(64), password: str(1024) }, ['identifier', 'password']);
+export const smsSendSchema = form({ phone: str(32) }, ['phone']);
+export const smsVerifySchema = form({ phone: str(32), code: str(16) }, ['phone', 'code']);
+export const registerSendSchema = form({ name: str(64), id_number: str(32), phone: str(32) }, ['name', 'id_number', 'phone']);
+export const registerCompleteSchema = form({ code: str(16), password: str(1024), password_confirm: str(1024) }, ['code', 'password', 'password_confirm']);
+export const csrfOnlySchema = form({}, []);

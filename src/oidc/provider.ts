@@ -1,0 +1,147 @@
+import { createHmac } from 'node:crypto';
+import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { JWK } from 'jose';
+import type { Config } from '../config/types.ts';
+import type { AccountService } from '../accounts/service.ts';
+import type { HotStore } from '../cache/hot-store.ts';
+import type { Database } from '../db/database.ts';
+import { acrUri } from './acr.ts';
+import { createAdapterClass, type ClientSource } from './adapter.ts';
+import { CLAIMS_BY_SCOPE, createFindAccount } from './claims.ts';
+
+export type ProviderPages = {
+  renderError: NonNullable<Configuration['renderError']>;
+  logoutSource: (ctx: KoaContextWithOIDC, form: string) => Promise<void>;
+  postLogoutSuccessSource: (ctx: KoaContextWithOIDC) => Promise<void>;
+};
+
+export type ProviderDeps = {
+  config: Config;
+  db: Database;
+  hot: HotStore;
+  clients: ClientSource;
+  accounts: AccountService;
+  keys: JWK[];
+  pages: ProviderPages;
+};
+
+/**
+ * oidc-provider with the defaults a government IdP must change (standards §4.7): no dev interactions,
+ * PKCE S256 for every client, sessions bounded by an absolute and an idle limit instead of 14 days,
+ * exact redirect URIs, refresh-token rotation, no open registration.
+ */
+export function createOidcProvider(deps: ProviderDeps): Provider {
+  const { config } = deps;
+  const secure = config.issuer.startsWith('https://');
+  const { absoluteSeconds, idleSeconds } = config.session;
+
+  const configuration: Configuration = {
+    adapter: createAdapterClass({ db: deps.db, hot: deps.hot, clients: deps.clients }),
+    findAccount: createFindAccount(deps.accounts),
+    jwks: { keys: deps.keys as Configuration['jwks'] extends { keys: infer K } ? K : never },
+    claims: {
+      ...Object.fromEntries(Object.entries(CLAIMS_BY_SCOPE).map(([scope, claims]) => [scope, [...claims]])),
+      acr: null,
+      amr: null,
+      auth_time: null,
+    } as Configuration['claims'],
+    scopes: ['openid', 'offline_access', 'profile', 'phone', 'id_number'],
+    acrValues: [acrUri(config.issuer, 'L1')],
+    responseTypes: ['code'],
+    subjectTypes: ['public', 'pairwise'],
+    pairwiseIdentifier: async (_ctx, accountId, client) =>
+      createHmac('sha256', config.pairwiseSalt).update(`${client.sectorIdentifier}\u0000${accountId}`).digest('base64url'),
+    pkce: { required: () => true },
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+      require_auth_time: true,
+    } as Configuration['clientDefaults'],
+    extraClientMetadata: {
+      properties: ['require_consent'],
+      validator(_ctx, key, value) {
+        if (key === 'require_consent' && value !== undefined && typeof value !== 'boolean') {
+          throw new Error('require_consent must be a boolean');
+        }
+      },
+    },
+    features: {
+      devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
+      userinfo: { enabled: true },
+      backchannelLogout: { enabled: true },
+      rpInitiatedLogout: {
+        enabled: true,
+        logoutSource: deps.pages.logoutSource,
+        postLogoutSuccessSource: deps.pages.postLogoutSuccessSource,
+      },
+      registration: { enabled: false },
+    },
+    rotateRefreshToken: true,
+    ttl: {
+      AccessToken: config.tokens.accessTokenSeconds,
+      AuthorizationCode: config.tokens.authorizationCodeSeconds,
+      ClientCredentials: config.tokens.clientCredentialsSeconds,
+      IdToken: config.tokens.idTokenSeconds,
+      Interaction: config.tokens.interactionSeconds,
+      Grant: absoluteSeconds,
+      RefreshToken: (_ctx, token) => {
+        // Absolute: a rotated refresh token never outlives the first one of its chain.
+        const issuedAt = (token as { iat?: number }).iat ?? Math.floor(Date.now() / 1000);
+        const remaining = issuedAt + config.tokens.refreshTokenSeconds - Math.floor(Date.now() / 1000);
+        return Math.max(1, Math.min(config.tokens.refreshTokenSeconds, remaining));
+      },
+      // Every use of the session saves it again with this TTL, so it is the idle limit, capped by what is
+      // left of the absolute limit counted from the last authentication.
+      Session: (_ctx, session) => {
+        const now = Math.floor(Date.now() / 1000);
+        const loginTs = (session as { loginTs?: number }).loginTs;
+        const absoluteLeft = loginTs ? loginTs + absoluteSeconds - now : absoluteSeconds;
+        return Math.max(1, Math.min(idleSeconds, absoluteLeft));
+      },
+    },
+    expiresWithSession: async (_ctx, token) => !token.scopes.has('offline_access'),
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // Trusted first-party services (admin-registered with require_consent false) skip the consent page.
+    loadExistingGrant: async (ctx) => {
+      const client = ctx.oidc.client!;
+      const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session!.grantIdFor(client.clientId);
+      if (grantId) {
+        const grant = await ctx.oidc.provider.Grant.find(grantId);
+        if (grant && (client as unknown as { require_consent?: boolean }).require_consent === false) {
+          grant.addOIDCScope(ctx.oidc.requestParamScopes ? [...ctx.oidc.requestParamScopes].join(' ') : 'openid');
+          await grant.save();
+        }
+        return grant;
+      }
+      if ((client as unknown as { require_consent?: boolean }).require_consent === false && ctx.oidc.session?.accountId) {
+        const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: ctx.oidc.session.accountId });
+        grant.addOIDCScope([...(ctx.oidc.requestParamScopes ?? ['openid'])].join(' '));
+        grant.addOIDCClaims(['acr', 'amr', 'auth_time']);
+        await grant.save();
+        return grant;
+      }
+      return undefined;
+    },
+    renderError: deps.pages.renderError,
+    cookies: {
+      keys: [...config.cookieSecrets],
+      names: secure
+        ? { session: '__Host-idp_session', interaction: '__Secure-idp_interaction', resume: '__Secure-idp_resume' }
+        : { session: 'idp_session', interaction: 'idp_interaction', resume: 'idp_resume' },
+      long: { signed: true, httpOnly: true, sameSite: 'lax', secure, path: '/' },
+      short: { signed: true, httpOnly: true, sameSite: 'lax', secure },
+    },
+    allowOmittingSingleRegisteredRedirectUri: false,
+    conformIdTokenClaims: true,
+    discovery: { ui_locales_supported: ['zh-CN', 'en'], claims_locales_supported: ['zh-CN'] },
+  };
+
+  const provider = new Provider(config.issuer, configuration);
+  provider.proxy = config.trustProxy;
+  return provider;
+}
