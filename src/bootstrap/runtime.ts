@@ -111,6 +111,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     }
     const populationRegister = createHttpPopulationRegister({
       url: registerUrl!, appId: config.populationRegister.appId, secret: config.populationRegister.secret, timeoutMs: config.populationRegister.timeoutMs,
+      name: config.populationRegister.provider === 'sandbox' ? 'sandbox-population-register' : 'population-register',
     });
 
     const accounts = createAccountService({

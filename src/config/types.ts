@@ -53,4 +53,6 @@ export type Config = Readonly<{
   };
   password: { minLength: number; commonPasswordsFile: string };
   pairwiseSalt: string;
+  /** Hosts on private or loopback addresses that outgoing provider requests (back-channel logout) may reach. */
+  outboundPrivateHosts: readonly string[];
 }>;

@@ -15,9 +15,10 @@ import { AppError } from '../http/errors.ts';
 import { applyPageSecurityHeaders } from '../http/security-headers.ts';
 import { acrForMethods } from '../oidc/acr.ts';
 import type { Csrf } from './csrf.ts';
+import { describeError } from './error-messages.ts';
 import { pickLocale, t, type Locale } from './i18n.ts';
 import {
-  consentPage, errorMessage, errorPage, loginPage, registerCompletePage, registerPage, smsLoginPage, type PageContext,
+  consentPage, errorPage, loginPage, registerCompletePage, registerPage, smsLoginPage, type PageContext,
 } from './views/pages.ts';
 import {
   csrfOnlySchema, passwordLoginSchema, registerCompleteSchema, registerSendSchema, smsSendSchema, smsVerifySchema, uidParams,
@@ -108,8 +109,8 @@ export async function registerInteractionRoutes(app: FastifyInstance, deps: Inte
 
   /** Maps what a person can act on to a message on the page; anything else is a server error. */
   function userFacing(error: unknown, locale: Locale): { status: number; message: string } {
-    if (error instanceof AppError) return { status: error.status, message: errorMessage(locale, error.code, error.message) };
-    if (error instanceof ConnectorError) return { status: 503, message: errorMessage(locale, 'service_unavailable', 'Service unavailable') };
+    if (error instanceof AppError) return { status: error.status, message: describeError(error, locale) };
+    if (error instanceof ConnectorError) return { status: 503, message: describeError(new AppError('service_unavailable', 'Service unavailable'), locale) };
     throw error;
   }
 
@@ -214,7 +215,7 @@ export async function registerInteractionRoutes(app: FastifyInstance, deps: Inte
       const { details, ctx } = loaded;
       const stored = await deps.hot.get(`reg:${details.uid}`);
       if (!stored) {
-        return sendPage(reply, 400, registerPage(ctx, { error: errorMessage(ctx.locale, 'register_expired', 'Registration expired') }));
+        return sendPage(reply, 400, registerPage(ctx, { error: describeError(new AppError('register_expired', 'Registration expired'), ctx.locale) }));
       }
       const pending = JSON.parse(deps.protector.decrypt(stored, 'registration.pending')) as PendingRegistration;
       const phoneMasked = maskPhone(pending.phone);

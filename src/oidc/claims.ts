@@ -1,9 +1,13 @@
 import type { Account as ProviderAccount, FindAccount } from 'oidc-provider';
 import type { AccountService } from '../accounts/service.ts';
 
-/** Scope → claims. `id_number` is released only under its own scope, which an admin must allow per client. */
+/**
+ * Scope → claims. `acr`, `amr` and `auth_time` ride on `openid` so every ID token carries them (with
+ * conformIdTokenClaims an ID token holds only what its scope mask lets through). `id_number` is released
+ * only under its own scope, which an admin must allow per client.
+ */
 export const CLAIMS_BY_SCOPE = {
-  openid: ['sub'],
+  openid: ['sub', 'acr', 'amr', 'auth_time', 'sid'],
   profile: ['name'],
   phone: ['phone_number', 'phone_number_verified'],
   id_number: ['id_number'],

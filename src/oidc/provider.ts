@@ -41,9 +41,6 @@ export function createOidcProvider(deps: ProviderDeps): Provider {
     jwks: { keys: deps.keys as Configuration['jwks'] extends { keys: infer K } ? K : never },
     claims: {
       ...Object.fromEntries(Object.entries(CLAIMS_BY_SCOPE).map(([scope, claims]) => [scope, [...claims]])),
-      acr: null,
-      amr: null,
-      auth_time: null,
     } as Configuration['claims'],
     scopes: ['openid', 'offline_access', 'profile', 'phone', 'id_number'],
     acrValues: [acrUri(config.issuer, 'L1')],
@@ -138,6 +135,13 @@ export function createOidcProvider(deps: ProviderDeps): Provider {
     },
     allowOmittingSingleRegisteredRedirectUri: false,
     conformIdTokenClaims: true,
+    // oidc-provider refuses outgoing requests to special-use addresses (SSRF). Relying parties inside the
+    // government network are reachable only when an admin lists their host.
+    fetch: (url, options) => {
+      const host = new URL(url instanceof Request ? url.url : url).hostname.replace(/^\[|\]$/g, '').toLowerCase();
+      if (config.outboundPrivateHosts.includes(host)) delete (options as { dispatcher?: unknown }).dispatcher;
+      return globalThis.fetch(url, options);
+    },
     discovery: { ui_locales_supported: ['zh-CN', 'en'], claims_locales_supported: ['zh-CN'] },
   };
 

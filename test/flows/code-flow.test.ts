@@ -2,7 +2,7 @@ import t from 'tap';
 import Fastify from 'fastify';
 import formbody from '@fastify/formbody';
 import * as client from 'openid-client';
-import { startTestServer } from '../helpers/runtime.ts';
+import { startTestServer } from '../helpers/app.ts';
 import { buildCitizen } from '../helpers/builders.ts';
 import { createUserAgent, formOf } from '../helpers/user-agent.ts';
 
@@ -99,8 +99,12 @@ t.test('authorization code + PKCE login, refresh rotation, revocation and logout
     redirect_uri: RP_CALLBACK, scope: 'openid profile', code_challenge: await client.calculatePKCECodeChallenge(verifier2),
     code_challenge_method: 'S256', state: state2,
   }).toString());
-  t.ok(sso.redirectedTo?.startsWith(RP_CALLBACK), 'single sign-on: no login page the second time');
-  const tokens2 = await client.authorizationCodeGrant(config, new URL(sso.redirectedTo!), { pkceCodeVerifier: verifier2, expectedState: state2 });
+  // Reuse detection revoked the consent grant, so consent is asked again, but the SSO session holds: no password.
+  t.notMatch(sso.html, /name="password"/, 'single sign-on: no login page the second time');
+  const reconsent = formOf(sso.html, '/consent');
+  const back2 = await ua.post(reconsent.action, { csrf: reconsent.csrf });
+  t.ok(back2.redirectedTo?.startsWith(RP_CALLBACK));
+  const tokens2 = await client.authorizationCodeGrant(config, new URL(back2.redirectedTo!), { pkceCodeVerifier: verifier2, expectedState: state2 });
 
   const before = await client.tokenIntrospection(config, tokens2.access_token);
   t.equal(before.active, true);

@@ -4,8 +4,6 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../src/config/load-config.ts';
 import { createRuntime, type Runtime } from '../../src/bootstrap/runtime.ts';
-import { buildApp } from '../../src/app.ts';
-import type { FastifyInstance } from 'fastify';
 
 type Teardown = { teardown(fn: () => unknown): void };
 
@@ -65,18 +63,3 @@ export async function createTestRuntime(t: Teardown, options: { env?: Record<str
   return runtime;
 }
 
-export async function createTestApp(t: Teardown, options: { env?: Record<string, string>; clock?: () => Date } = {}): Promise<{ runtime: Runtime; app: FastifyInstance }> {
-  const runtime = await createTestRuntime(t, options);
-  const app = await buildApp(runtime, { logger: false });
-  t.teardown(() => app.close());
-  return { runtime, app };
-}
-
-/** An app listening on a real port whose issuer is that port, for relying-party libraries and browsers. */
-export async function startTestServer(t: Teardown, options: { env?: Record<string, string>; clock?: () => Date } = {}) {
-  const port = await freePort();
-  const issuer = `http://localhost:${port}`;
-  const { runtime, app } = await createTestApp(t, { ...options, env: { ISSUER: issuer, PORT: String(port), ...options.env } });
-  await app.listen({ port, host: '127.0.0.1' });
-  return { runtime, app, issuer, port };
-}

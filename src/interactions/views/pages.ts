@@ -1,12 +1,8 @@
-import { t, ERROR_MESSAGES, type Locale } from '../i18n.ts';
+import { t, type Locale } from '../i18n.ts';
 import { html, raw } from './html.ts';
 import { csrfInput, errorBox, field, layout, noticeBox } from './layout.ts';
 
 export type PageContext = { locale: Locale; uid: string; csrf: string; clientName: string; langSwitchHref: string };
-
-export function errorMessage(locale: Locale, code: string, fallback: string): string {
-  return ERROR_MESSAGES[code]?.[locale] ?? fallback;
-}
 
 const tabs = (ctx: PageContext, active: 'password' | 'sms') => html`<nav class="tabs" aria-label="${t(ctx.locale, 'login.title')}">
 <a href="/interaction/${ctx.uid}"${active === 'password' ? html` aria-current="page"` : ''}>${t(ctx.locale, 'login.tab.password')}</a>
