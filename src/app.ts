@@ -23,6 +23,8 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
     bodyLimit: 64 * 1024,
     // Interaction ids and client ids are case-sensitive; keep routing exact.
     routerOptions: { caseSensitive: true, ignoreTrailingSlash: false },
+    // Unknown fields are refused, not silently dropped: a typo in an admin request must not pass unnoticed.
+    ajv: { customOptions: { removeAdditional: false, allErrors: false } },
   });
 
   app.setErrorHandler((error, request, reply) => sendProblem(request, reply, error));

@@ -42,7 +42,8 @@ export function createOidcProvider(deps: ProviderDeps): Provider {
     claims: {
       ...Object.fromEntries(Object.entries(CLAIMS_BY_SCOPE).map(([scope, claims]) => [scope, [...claims]])),
     } as Configuration['claims'],
-    scopes: ['openid', 'offline_access', 'profile', 'phone', 'id_number'],
+    // `admin` is granted only to clients whose registered scope includes it (set through the admin API).
+    scopes: ['openid', 'offline_access', 'profile', 'phone', 'id_number', 'admin'],
     acrValues: [acrUri(config.issuer, 'L1')],
     responseTypes: ['code'],
     subjectTypes: ['public', 'pairwise'],

@@ -9,6 +9,11 @@ import { createUserAgent, formOf } from '../helpers/user-agent.ts';
 const RP_CALLBACK = 'https://portal.example.gov.cn/callback';
 const RP_AFTER_LOGOUT = 'https://portal.example.gov.cn/bye';
 
+/** The OAuth `error` a rejected openid-client call carries, or 'no error' when it succeeded. */
+async function oauthError(call: Promise<unknown>): Promise<string> {
+  return call.then(() => 'no error', (error: { error?: string }) => error.error ?? String(error));
+}
+
 t.test('authorization code + PKCE login, refresh rotation, revocation and logout, driven by openid-client', async (t) => {
   // A real back-channel logout receiver for the relying party.
   const received: string[] = [];
@@ -83,14 +88,13 @@ t.test('authorization code + PKCE login, refresh rotation, revocation and logout
   // Refresh rotation: a new refresh token each time; the used one is dead and its reuse revokes the grant.
   const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token!);
   t.not(refreshed.refresh_token, tokens.refresh_token, 'refresh token rotated');
-  await t.rejects(client.refreshTokenGrant(config, tokens.refresh_token!), { error: 'invalid_grant' }, 'a rotated refresh token cannot be reused');
-  await t.rejects(client.refreshTokenGrant(config, refreshed.refresh_token!), { error: 'invalid_grant' }, 'reuse detection revoked the whole grant');
+  t.equal(await oauthError(client.refreshTokenGrant(config, tokens.refresh_token!)), 'invalid_grant', 'a rotated refresh token cannot be reused');
+  t.equal(await oauthError(client.refreshTokenGrant(config, refreshed.refresh_token!)), 'invalid_grant', 'reuse detection revoked the whole grant');
 
   // Revocation and introspection.
-  const second = await client.authorizationCodeGrant(config, new URL(back.redirectedTo!), {
+  t.equal(await oauthError(client.authorizationCodeGrant(config, new URL(back.redirectedTo!), {
     pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce,
-  }).catch((error: { error?: string }) => error);
-  t.equal((second as { error?: string }).error, 'invalid_grant', 'an authorization code is single use');
+  })), 'invalid_grant', 'an authorization code is single use');
 
   // A fresh login through the still-valid SSO session (no password asked again).
   const verifier2 = client.randomPKCECodeVerifier();
