@@ -47,6 +47,9 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
   app.get('/assets/app.css', async (_request, reply) =>
     reply.type('text/css; charset=utf-8').header('cache-control', 'public, max-age=3600').send(APP_CSS));
 
+  // Browsers ask for it on every page; answer without content rather than a problem document.
+  app.get('/favicon.ico', async (_request, reply) => reply.status(204).header('cache-control', 'public, max-age=86400').send());
+
   await registerInteractionRoutes(app, {
     provider: runtime.provider,
     issuer: config.issuer,

@@ -1,5 +1,6 @@
 import { randomInt } from 'node:crypto';
 import type { HotStore } from '../../cache/hot-store.ts';
+import type { Config } from '../../config/types.ts';
 import type { RateLimiter } from '../../cache/rate-limiter.ts';
 import type { SmsGateway } from '../../connectors/sms/types.ts';
 import type { DataProtector } from '../../identity/data-protection.ts';
@@ -10,14 +11,7 @@ export type OtpPurpose = 'login' | 'register';
 
 type StoredOtp = { codeHash: string; phoneHash: string; expiresAt: number };
 
-export type OtpSettings = {
-  ttlSeconds: number;
-  maxAttempts: number;
-  cooldownSeconds: number;
-  dailyCapPerPhone: number;
-  perIpPerHour: number;
-  globalPerMinute: number;
-};
+export type OtpSettings = Config['otp'];
 
 /**
  * SMS one-time codes (NIST 800-63B §5.1.3, ASVS 2.7): 6 digits from the CSPRNG (~20 bits), kept only as an
