@@ -35,12 +35,14 @@ export function createDatabase(options: DatabaseOptions): Database {
         await client.query('BEGIN');
         const result = await work({ query: (text, values) => client.query(text, values as unknown[]) });
         await client.query('COMMIT');
+        client.release();
         return result;
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {});
+        // A connection that saw an error is discarded rather than reused: PGlite's socket server can leave
+        // the protocol out of step after an error (electric-sql/pglite#958).
+        client.release(error as Error);
         throw error;
-      } finally {
-        client.release();
       }
     },
     close: () => pool.end(),

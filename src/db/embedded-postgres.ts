@@ -14,7 +14,9 @@ export type EmbeddedPostgres = {
 export async function startEmbeddedPostgres(options: { dataDir?: string; port?: number } = {}): Promise<EmbeddedPostgres> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const db = await PGlite.create(options.dataDir);
-  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: options.port ?? 0 });
+  // The pool uses one connection at a time, but a connection discarded after an error may still be closing
+  // when its replacement connects; with the default limit of one the replacement would be refused.
+  const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: options.port ?? 0, maxConnections: 4 });
   await server.start();
   const address = server.getServerConn();
   return {
