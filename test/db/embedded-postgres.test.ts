@@ -14,6 +14,7 @@ t.test('embedded PostgreSQL: migrations, errors do not poison the connection, tr
   t.ok(applied.length >= 4, `migrations applied: ${applied.join(', ')}`);
   t.same(await migrate(db), [], 'migrations are applied once');
 
+  await db.query("INSERT INTO audit_events (occurred_at, event, result) VALUES (now(), 'logout', 'success')");
   // Several errors in a row (the socket server mishandles errors, see src/db/database.ts).
   for (const sql of ["UPDATE audit_events SET result = 'x'", 'DELETE FROM audit_events', 'SELECT 1/0', 'SELECT * FROM missing_table']) {
     await t.rejects(db.query(sql), `${sql} fails`);
