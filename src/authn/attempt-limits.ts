@@ -15,10 +15,14 @@ export function createAttemptLimits(deps: {
 }) {
   const failureRule = { name: 'login-fail', limit: deps.maxFailures, windowSeconds: deps.lockoutSeconds };
   const ipRule = { name: 'login-ip', limit: deps.perIpPerMinute, windowSeconds: 60 };
+  async function assertIpAllowed(ip: string): Promise<void> {
+    const decision = await deps.limiter.hit(ipRule, ip);
+    if (!decision.allowed) throw rateLimited(decision.retryAfterSeconds);
+  }
   return {
+    assertIpAllowed,
     async assertAllowed(identifierHash: string, ip: string): Promise<void> {
-      const ipDecision = await deps.limiter.hit(ipRule, ip);
-      if (!ipDecision.allowed) throw rateLimited(ipDecision.retryAfterSeconds);
+      await assertIpAllowed(ip);
       if ((await deps.limiter.peek(failureRule, identifierHash)) >= deps.maxFailures) {
         throw temporarilyLocked(deps.lockoutSeconds);
       }

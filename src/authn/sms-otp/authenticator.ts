@@ -41,9 +41,9 @@ export function createSmsOtpAuthenticator(deps: { accounts: AccountService; otp:
     async verify(input, ctx) {
       const phone = normalizeMainlandMobile(input.phone);
       if (!phone.ok) throw invalidPhone();
-      const identifierHash = `sms:${ctx.interactionId}`;
       const base = { event: 'login.sms', actor: maskPhone(phone.phone), clientId: ctx.clientId, ip: ctx.ip } as const;
-      await deps.limits.assertAllowed(identifierHash, ctx.ip);
+      // Guessing is bounded per code (5 tries, then void); this bounds it per source address as well.
+      await deps.limits.assertIpAllowed(ctx.ip);
       try {
         await deps.otp.verify({ purpose: 'login', binding: ctx.interactionId, phone: phone.phone, code: input.code });
       } catch (error) {
