@@ -1,6 +1,7 @@
 // Closed-loop password-login load: `concurrency` loops, each one login after another for a fixed time. The
 // loops run in a worker thread so that the client's own work (fetch, HTML parsing) does not share the
 // server's event loop.
+import { performance } from 'node:perf_hooks';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { syntheticCitizen } from '../seed-citizens.ts';
 import { passwordLogin, type LoginTarget } from './login-flow.ts';
@@ -20,6 +21,8 @@ export type LoginLoadResult = {
   errorSamples: string[];
   elapsedMs: number;
   latenciesMs: number[];
+  /** Time the load generator's own thread was busy (fetch, HTML parsing), not the server's. */
+  clientBusyMs: number;
 };
 
 const ROLE = 'bench-login-load';
@@ -33,6 +36,7 @@ async function runLoops(options: LoginLoadOptions): Promise<LoginLoadResult> {
   const errorSamples: string[] = [];
   let errors = 0;
   const started = performance.now();
+  const loopBefore = performance.eventLoopUtilization();
   const deadline = started + durationMs;
 
   async function loop(w: number) {
@@ -54,7 +58,10 @@ async function runLoops(options: LoginLoadOptions): Promise<LoginLoadResult> {
   const hardStop = new Promise<void>((resolve) => { timer = setTimeout(resolve, durationMs + GRACE_MS); });
   await Promise.race([Promise.all(Array.from({ length: concurrency }, (_, w) => loop(w))), hardStop]);
   clearTimeout(timer);
-  return { completed: latenciesMs.length, errors, errorSamples, elapsedMs: performance.now() - started, latenciesMs };
+  return {
+    completed: latenciesMs.length, errors, errorSamples, elapsedMs: performance.now() - started, latenciesMs,
+    clientBusyMs: performance.eventLoopUtilization(loopBefore).active,
+  };
 }
 
 export function runLoginLoad(options: LoginLoadOptions): Promise<LoginLoadResult> {

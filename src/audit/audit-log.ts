@@ -25,9 +25,9 @@ async function insertAuditRows(q: Queryable, items: readonly { event: AuditEvent
  * flows that must not proceed without their audit record await it.
  */
 export function createAuditLog(deps: { db: Database; clock: () => Date; onError?: (error: unknown) => void }) {
-  let queue: Pending[] = [];
+  const queue: Pending[] = [];
   let scheduled = false;
-  let inFlight: Promise<void> = Promise.resolve();
+  let pumping: Promise<void> | undefined;
 
   async function writeBatch(batch: Pending[]) {
     try {
@@ -39,22 +39,33 @@ export function createAuditLog(deps: { db: Database; clock: () => Date; onError?
     }
   }
 
-  function drain() {
-    scheduled = false;
-    while (queue.length > 0) {
-      const batch = queue.splice(0, MAX_BATCH);
-      inFlight = inFlight.then(() => writeBatch(batch));
-    }
+  // Group commit: one INSERT in flight at a time; whatever arrives meanwhile goes into the next one, so
+  // the batch size grows with the load instead of one statement per event.
+  function pump(): Promise<void> {
+    pumping ??= (async () => {
+      while (queue.length > 0) await writeBatch(queue.splice(0, MAX_BATCH));
+    })().finally(() => {
+      pumping = undefined;
+      // An event queued between the loop's last check and here would otherwise wait for the next one.
+      if (queue.length > 0) schedule();
+    });
+    return pumping;
+  }
+
+  function schedule() {
+    if (scheduled || pumping) return;
+    scheduled = true;
+    setImmediate(() => {
+      scheduled = false;
+      void pump();
+    });
   }
 
   return {
     record(event: AuditEvent): Promise<void> {
       return new Promise<void>((resolve, reject) => {
         queue.push({ event, at: deps.clock(), resolve, reject });
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(drain);
-        }
+        schedule();
       });
     },
     /** Writes inside the caller's transaction: the event commits or rolls back with the change it records. */
@@ -66,8 +77,7 @@ export function createAuditLog(deps: { db: Database; clock: () => Date; onError?
       this.record(event).catch(() => {});
     },
     async flush(): Promise<void> {
-      drain();
-      await inFlight;
+      await pump();
     },
     async list(filter: { accountId?: string; event?: AuditEventName; clientId?: string; limit?: number } = {}): Promise<AuditRecord[]> {
       await this.flush();
