@@ -7,6 +7,7 @@ import type { Runtime } from './bootstrap/runtime.ts';
 import { registerDemoRoutes } from './demo/routes.ts';
 import { loggerOptions } from './http/logging.ts';
 import { sendProblem } from './http/problem.ts';
+import { createInteractionKit } from './interactions/interaction-kit.ts';
 import { registerInteractionRoutes } from './interactions/routes.ts';
 import { mountProvider } from './oidc/mount.ts';
 
@@ -60,7 +61,7 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
     audit: runtime.audit,
     hot: runtime.hot,
     protector: runtime.protector,
-    csrf: runtime.csrf,
+    kit: createInteractionKit({ provider: runtime.provider, csrf: runtime.csrf, clock: runtime.clock }),
     pendingRegistrationSeconds: config.otp.ttlSeconds * 2,
   });
 

@@ -17,6 +17,10 @@ export const AUDIT_EVENTS = [
   'admin.client.created',
   'admin.client.updated',
   'admin.client.deleted',
+  'admin.policy.updated',
+  'admin.policy.deleted',
+  'login.step_up',
+  'login.unmet',
   'admin.denied',
   'keys.rotated',
 ] as const;

@@ -1,7 +1,10 @@
+import type { MethodId } from '../assurance/levels.ts';
+
 /** RFC 8176 authentication method reference values used by our authenticators. */
 export type Amr = 'pwd' | 'sms' | 'otp' | 'mfa';
 
-export type AuthMethod = 'password' | 'sms-otp';
+/** Authentication methods are the level table's method ids, so the level policy can count them. */
+export type AuthMethod = MethodId;
 
 export type AttemptContext = {
   ip: string;

@@ -1,6 +1,11 @@
 import { join } from 'node:path';
 import type Provider from 'oidc-provider';
 import { createAccountService, type AccountService } from '../accounts/service.ts';
+import { createAssuranceEvaluator, type AssuranceEvaluator } from '../assurance/evaluator.ts';
+import { loadLevelCatalog, type LevelCatalog } from '../assurance/levels.ts';
+import { createPolicyService, type PolicyService } from '../assurance/policy-service.ts';
+import { createProofingRepository, type ProofingRepository } from '../assurance/proofing-repository.ts';
+import { createSessionFactsRepository } from '../assurance/session-facts-repository.ts';
 import { createAuditLog, type AuditLog } from '../audit/audit-log.ts';
 import { createAttemptLimits } from '../authn/attempt-limits.ts';
 import { createPasswordAuthenticator } from '../authn/password/authenticator.ts';
@@ -27,7 +32,7 @@ import { providerPages } from '../interactions/provider-pages.ts';
 import { sweepExpiredPayloads } from '../oidc/adapter.ts';
 import { auditProviderEvents } from '../oidc/audit-hooks.ts';
 import { createClientService, type ClientService } from '../oidc/clients/service.ts';
-import { createOidcProvider } from '../oidc/provider.ts';
+import { createOidcProvider, PROVIDER_SCOPES } from '../oidc/provider.ts';
 import { createSigningKeyStore } from '../oidc/signing-keys.ts';
 
 export type RuntimeOptions = {
@@ -55,6 +60,11 @@ export type Runtime = {
   populationRegister: PopulationRegister;
   sandboxSms?: SandboxSmsGateway;
   csrf: Csrf;
+  catalog: LevelCatalog;
+  policies: PolicyService;
+  proofing: ProofingRepository;
+  assurance: AssuranceEvaluator;
+  clock: () => Date;
   signingKeyOrigins: ReadonlySet<string>;
   embeddedPostgres?: EmbeddedPostgres;
   close(): Promise<void>;
@@ -132,12 +142,22 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     await keyStore.ensureActiveKeys();
     const { keys, origins } = await keyStore.load();
 
-    provider = createOidcProvider({ config, db, hot, clients, accounts, keys, pages: providerPages });
+    const catalog = loadLevelCatalog(config.levelsFile, config.issuer);
+    const sessionFacts = createSessionFactsRepository(db);
+    const proofing = createProofingRepository(db, catalog);
+    const policies = createPolicyService({
+      db, catalog, audit, knownScopes: PROVIDER_SCOPES,
+      clientExists: async (clientId) => Boolean(await clients.find(clientId)),
+    });
+    const assurance = createAssuranceEvaluator({ catalog, issuer: config.issuer, policies, facts: sessionFacts, proofing, clock });
+
+    provider = createOidcProvider({ config, db, hot, clients, accounts, keys, pages: providerPages, catalog, assurance });
     auditProviderEvents(provider, audit, (error) => log('error', 'oidc-provider server error', error));
 
     // Expired durable artefacts and hot rows are swept in the background; reads already ignore them.
     const sweep = setInterval(() => {
       sweepExpiredPayloads(db).catch((error) => log('warn', 'sweep failed', error));
+      sessionFacts.sweep(Math.max(...catalog.levels.map((l) => l.absoluteSeconds))).catch((error) => log('warn', 'sweep failed', error));
       if (hot.kind === 'postgres') (hot as ReturnType<typeof createPostgresStore>).sweepExpired().catch(() => {});
     }, 60_000);
     sweep.unref();
@@ -146,6 +166,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     return {
       config, db, hot, protector, audit, accounts, otp, clients, provider, password, sms, smsGateway, populationRegister, sandboxSms,
       csrf: createCsrf({ secret: config.cookieSecrets[0], secure: config.issuer.startsWith('https://'), protector }),
+      catalog, policies, proofing, assurance, clock,
       signingKeyOrigins: origins,
       embeddedPostgres,
       close: closeAll,

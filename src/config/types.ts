@@ -53,6 +53,8 @@ export type Config = Readonly<{
   };
   password: { minLength: number; commonPasswordsFile: string };
   pairwiseSalt: string;
+  /** The assurance level table (config/levels.json by default). */
+  levelsFile: string;
   /** Hosts on private or loopback addresses that outgoing provider requests (back-channel logout) may reach. */
   outboundPrivateHosts: readonly string[];
 }>;

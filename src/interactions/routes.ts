@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { AccountService } from '../accounts/service.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
@@ -6,20 +6,14 @@ import type { HotStore } from '../cache/hot-store.ts';
 import type { createPasswordAuthenticator } from '../authn/password/authenticator.ts';
 import type { createSmsOtpAuthenticator } from '../authn/sms-otp/authenticator.ts';
 import type { OtpService } from '../authn/sms-otp/otp-service.ts';
-import type { Verified } from '../authn/types.ts';
-import { ConnectorError } from '../connectors/errors.ts';
 import type { DataProtector } from '../identity/data-protection.ts';
 import { maskIdNumber } from '../identity/id-number.ts';
 import { maskPhone } from '../identity/phone.ts';
 import { AppError } from '../http/errors.ts';
-import { applyPageSecurityHeaders } from '../http/security-headers.ts';
-import { acrForMethods } from '../oidc/acr.ts';
-import type { Csrf } from './csrf.ts';
 import { describeError } from './error-messages.ts';
-import { pickLocale, t, type Locale } from './i18n.ts';
-import {
-  consentPage, errorPage, loginPage, registerCompletePage, registerPage, smsLoginPage, type PageContext,
-} from './views/pages.ts';
+import { t } from './i18n.ts';
+import type { Body, InteractionKit, Params } from './interaction-kit.ts';
+import { consentPage, errorPage, loginPage, registerCompletePage, registerPage, smsLoginPage } from './views/pages.ts';
 import {
   csrfOnlySchema, passwordLoginSchema, registerCompleteSchema, registerSendSchema, smsSendSchema, smsVerifySchema, uidParams,
 } from './schemas.ts';
@@ -34,98 +28,15 @@ export type InteractionDeps = {
   audit: AuditLog;
   hot: HotStore;
   protector: DataProtector;
-  csrf: Csrf;
+  kit: InteractionKit;
   pendingRegistrationSeconds: number;
 };
 
-type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
-type Params = { uid: string };
-type Body = Record<string, string>;
 type PendingRegistration = { name: string; idNumber: string; phone: string };
 
-const LANG_COOKIE = 'idp_lang';
-
 export async function registerInteractionRoutes(app: FastifyInstance, deps: InteractionDeps) {
-  const { provider, csrf } = deps;
-
-  function sendPage(reply: FastifyReply, status: number, body: string) {
-    applyPageSecurityHeaders(reply);
-    return reply.status(status).type('text/html; charset=utf-8').send(body);
-  }
-
-  function localeOf(request: FastifyRequest, details?: Details): Locale {
-    const query = request.query as { lang?: string };
-    return pickLocale(query.lang, request.cookies[LANG_COOKIE], details?.params.ui_locales as string | undefined);
-  }
-
-  /** The interaction must belong to this browser (oidc-provider checks its interaction cookie). */
-  async function load(request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) {
-    try {
-      const details = await provider.interactionDetails(request.raw, reply.raw);
-      if (details.uid !== request.params.uid) throw new Error('interaction mismatch');
-      return details;
-    } catch {
-      const locale = localeOf(request);
-      sendPage(reply, 400, errorPage(locale, t(locale, 'error.session')));
-      return undefined;
-    }
-  }
-
-  async function pageContext(request: FastifyRequest<{ Params: Params }>, reply: FastifyReply, details: Details): Promise<PageContext> {
-    const locale = localeOf(request, details);
-    const query = request.query as { lang?: string };
-    if (query.lang) reply.setCookie(LANG_COOKIE, locale, { path: '/', httpOnly: true, sameSite: 'lax', maxAge: 365 * 86400, secure: csrf.cookieOptions.secure });
-    let nonce = request.cookies[csrf.cookieName];
-    if (!nonce) {
-      nonce = csrf.newBrowserNonce();
-      reply.setCookie(csrf.cookieName, nonce, csrf.cookieOptions);
-    }
-    const client = await provider.Client.find(String(details.params.client_id));
-    const path = request.url.split('?')[0].replace(/\/(login|send|verify|send-code|complete|consent|abort)$/, '');
-    return {
-      locale,
-      uid: details.uid,
-      csrf: csrf.tokenFor(nonce, details.uid),
-      clientName: client?.clientName ?? String(details.params.client_id),
-      langSwitchHref: `${path}?lang=${locale === 'en' ? 'zh-CN' : 'en'}`,
-    };
-  }
-
-  /** Loads the interaction and checks the CSRF token; renders the error page itself when either fails. */
-  async function loadForPost(request: FastifyRequest<{ Params: Params; Body: Body }>, reply: FastifyReply) {
-    const details = await load(request, reply);
-    if (!details) return undefined;
-    if (!csrf.isValid(request.cookies[csrf.cookieName], details.uid, request.body.csrf)) {
-      const locale = localeOf(request, details);
-      sendPage(reply, 403, errorPage(locale, t(locale, 'error.csrf')));
-      return undefined;
-    }
-    return { details, ctx: await pageContext(request, reply, details) };
-  }
-
-  const attempt = (request: FastifyRequest, details: Details) => ({
-    ip: request.ip, interactionId: details.uid, clientId: String(details.params.client_id),
-  });
-
-  /** Maps what a person can act on to a message on the page; anything else is a server error. */
-  function userFacing(error: unknown, locale: Locale): { status: number; message: string } {
-    if (error instanceof AppError) return { status: error.status, message: describeError(error, locale) };
-    if (error instanceof ConnectorError) return { status: 503, message: describeError(new AppError('service_unavailable', 'Service unavailable'), locale) };
-    throw error;
-  }
-
-  async function finishLogin(request: FastifyRequest, reply: FastifyReply, verified: Verified) {
-    const redirectTo = await provider.interactionResult(request.raw, reply.raw, {
-      login: {
-        accountId: verified.accountId,
-        amr: [...verified.amr],
-        acr: acrForMethods(deps.issuer, verified.amr),
-        ts: Math.floor(Date.now() / 1000),
-        remember: true,
-      },
-    }, { mergeWithLastSubmission: false });
-    return reply.redirect(redirectTo, 303);
-  }
+  const { provider } = deps;
+  const { sendPage, load, pageContext, loadForPost, attempt, userFacing, finishLogin } = deps.kit;
 
   await app.register(async (scope) => {
     scope.get<{ Params: Params }>('/:uid', { schema: uidParams }, async (request, reply) => {
@@ -232,7 +143,7 @@ export async function registerInteractionRoutes(app: FastifyInstance, deps: Inte
       try {
         const account = await deps.accounts.register({ ...pending, password: request.body.password, ip: request.ip, clientId: String(details.params.client_id) });
         await deps.hot.delete(`reg:${details.uid}`);
-        return await finishLogin(request, reply, { accountId: account.id, method: 'sms-otp', amr: ['sms', 'otp'] });
+        return await finishLogin(request, reply, { accountId: account.id, method: 'sms', amr: ['sms', 'otp'] });
       } catch (error) {
         const { status, message } = userFacing(error, ctx.locale);
         // The phone was proven; a password problem lets the person retry with a fresh code.

@@ -1,13 +1,17 @@
 import { createHmac } from 'node:crypto';
-import Provider, { type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { interactionPolicy, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { JWK } from 'jose';
 import type { Config } from '../config/types.ts';
 import type { AccountService } from '../accounts/service.ts';
 import type { HotStore } from '../cache/hot-store.ts';
 import type { Database } from '../db/database.ts';
-import { acrUri } from './acr.ts';
+import type { AssuranceEvaluator } from '../assurance/evaluator.ts';
+import type { LevelCatalog } from '../assurance/levels.ts';
 import { createAdapterClass, type ClientSource } from './adapter.ts';
 import { CLAIMS_BY_SCOPE, createFindAccount } from './claims.ts';
+
+/** `admin` is granted only to clients whose registered scope includes it (set through the admin API). */
+export const PROVIDER_SCOPES = ['openid', 'offline_access', 'profile', 'phone', 'id_number', 'admin'] as const;
 
 export type ProviderPages = {
   renderError: NonNullable<Configuration['renderError']>;
@@ -23,7 +27,24 @@ export type ProviderDeps = {
   accounts: AccountService;
   keys: JWK[];
   pages: ProviderPages;
+  catalog: LevelCatalog;
+  assurance: AssuranceEvaluator;
 };
+
+/**
+ * oidc-provider's default prompts, with its own acr checks replaced by ours: the level a request needs
+ * comes from the admin policy and the request together, and a shortfall is a step-up, not a new login.
+ */
+function createInteractionPolicy(assurance: AssuranceEvaluator) {
+  const { Check, base } = interactionPolicy;
+  const policy = base();
+  const login = policy.get('login')!;
+  login.checks.remove('essential_acrs');
+  login.checks.remove('essential_acr');
+  login.checks.add(new Check('step_up_required', 'a higher assurance level is required', 'login_required',
+    (ctx) => assurance.check(ctx), (ctx) => assurance.details(ctx)));
+  return policy;
+}
 
 /**
  * oidc-provider with the defaults a government IdP must change (standards §4.7): no dev interactions,
@@ -42,9 +63,8 @@ export function createOidcProvider(deps: ProviderDeps): Provider {
     claims: {
       ...Object.fromEntries(Object.entries(CLAIMS_BY_SCOPE).map(([scope, claims]) => [scope, [...claims]])),
     } as Configuration['claims'],
-    // `admin` is granted only to clients whose registered scope includes it (set through the admin API).
-    scopes: ['openid', 'offline_access', 'profile', 'phone', 'id_number', 'admin'],
-    acrValues: [acrUri(config.issuer, 'L1')],
+    scopes: [...PROVIDER_SCOPES],
+    acrValues: deps.catalog.acrValues(),
     responseTypes: ['code'],
     subjectTypes: ['public', 'pairwise'],
     pairwiseIdentifier: async (_ctx, accountId, client) =>
@@ -67,6 +87,7 @@ export function createOidcProvider(deps: ProviderDeps): Provider {
     },
     features: {
       devInteractions: { enabled: false },
+      claimsParameter: { enabled: true },
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       revocation: { enabled: true },
@@ -103,7 +124,13 @@ export function createOidcProvider(deps: ProviderDeps): Provider {
       },
     },
     expiresWithSession: async (_ctx, token) => !token.scopes.has('offline_access'),
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}`, policy: createInteractionPolicy(deps.assurance) },
+    // Access tokens carry the level and authentication time, so introspection can answer them (RFC 9470).
+    extraTokenClaims: async (ctx, token) => {
+      if (token.kind !== 'AccessToken') return undefined;
+      const source = (ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken) as { acr?: string; authTime?: number } | undefined;
+      return source ? { acr: source.acr, auth_time: source.authTime } : undefined;
+    },
     // Trusted first-party services (admin-registered with require_consent false) skip the consent page.
     loadExistingGrant: async (ctx) => {
       const client = ctx.oidc.client!;

@@ -12,7 +12,11 @@ t.test('discovery, JWKS and client credentials through fastify inject', async (t
   t.ok(discovery.id_token_signing_alg_values_supported.includes('RS256'));
   t.ok(discovery.id_token_signing_alg_values_supported.includes('ES256'));
   t.same(discovery.subject_types_supported.sort(), ['pairwise', 'public']);
-  t.same(discovery.acr_values_supported, ['http://localhost:3000/acr/L1']);
+  t.same(discovery.acr_values_supported, [
+    'http://localhost:3000/acr/L1', 'http://eidas.europa.eu/LoA/low', 'http://localhost:3000/acr/L2', 'http://eidas.europa.eu/LoA/substantial',
+    'http://localhost:3000/acr/L3', 'http://eidas.europa.eu/LoA/high', 'http://localhost:3000/acr/L4',
+  ], 'our level URIs and the eIDAS values they map to');
+  t.equal(discovery.claims_parameter_supported, true);
   t.ok(discovery.backchannel_logout_supported);
   t.ok(discovery.end_session_endpoint);
   t.notOk(discovery.registration_endpoint, 'no open dynamic registration');

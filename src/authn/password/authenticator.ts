@@ -11,7 +11,7 @@ export type PasswordInput = { identifier: string; password: string };
 /** Login by ID number or mobile number + password. Every failure looks and costs the same. */
 export function createPasswordAuthenticator(deps: { accounts: AccountService; limits: AttemptLimits; audit: AuditLog }): Authenticator<PasswordInput> {
   return {
-    method: 'password',
+    method: 'pwd',
     amr: ['pwd'],
     async isEnrolled(accountId) {
       return Boolean((await deps.accounts.findById(accountId))?.passwordHash);
@@ -41,7 +41,7 @@ export function createPasswordAuthenticator(deps: { accounts: AccountService; li
         await deps.accounts.updatePasswordHash(account.id, await hashPassword(input.password));
       }
       await deps.audit.record({ ...base, result: 'success', accountId: account.id });
-      return { accountId: account.id, method: 'password', amr: ['pwd'] };
+      return { accountId: account.id, method: 'pwd', amr: ['pwd'] };
     },
   };
 }

@@ -17,7 +17,7 @@ export function createSmsOtpAuthenticator(deps: { accounts: AccountService; otp:
   const authenticator: Authenticator<SmsCodeInput> & {
     sendCode(input: { phone: string }, ctx: AttemptContext): Promise<{ phoneMasked: string }>;
   } = {
-    method: 'sms-otp',
+    method: 'sms',
     amr: ['sms', 'otp'],
     async isEnrolled(accountId) {
       return Boolean((await deps.accounts.findById(accountId))?.phoneVerified);
@@ -57,7 +57,7 @@ export function createSmsOtpAuthenticator(deps: { accounts: AccountService; otp:
         throw accountUnavailable();
       }
       await deps.audit.record({ ...base, result: 'success', accountId: account.id });
-      return { accountId: account.id, method: 'sms-otp', amr: ['sms', 'otp'] };
+      return { accountId: account.id, method: 'sms', amr: ['sms', 'otp'] };
     },
   };
   return authenticator;

@@ -1,0 +1,289 @@
+// Throughput and latency of the token endpoint and of complete password logins, against a real PostgreSQL
+// and Redis, plus storage per session and refresh token. Writes docs/benchmarks.md.
+//
+//   npm run bench -- [--duration 10] [--skip-million]
+//
+// DATABASE_URL and REDIS_URL default to the local services. Everything happens in a schema and a Redis key
+// prefix of its own, removed at the end. Exits non-zero on errors only, never because a target was missed.
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { buildApp } from '../src/app.ts';
+import { hashPassword, verifyPassword } from '../src/authn/password/hashing.ts';
+import { createRuntime, type Runtime } from '../src/bootstrap/runtime.ts';
+import { loadConfig } from '../src/config/load-config.ts';
+import { DURABLE_MODELS } from '../src/oidc/adapter.ts';
+import { checkClientCredentials, loadClientCredentials, startBareProvider, type TokenRequest } from './bench/http-load.ts';
+import type { LoginTarget } from './bench/login-flow.ts';
+import { passwordLogin } from './bench/login-flow.ts';
+import { runLoginLoad, type LoginLoadOptions } from './bench/login-load.ts';
+import { cpuBreakdown, cpuSnapshot, waitForQuiet, type CpuBreakdown } from './bench/cpu.ts';
+import {
+  cpuTable, describeMachine, percentile, renderMarkdown, resultsTable, verdictTable,
+  type BenchResults, type LoginSummary, type TokenSummary,
+} from './bench/report.ts';
+import { deleteRedisPrefix, measurePostgres, measureRedis } from './bench/storage.ts';
+import { connectSeedClient, SEED_PASSWORD, seedCitizens, syntheticCitizen } from './seed-citizens.ts';
+
+const CONCURRENCY = 16;
+const MILLION = 1_000_000;
+const SMALL = 1_000;
+const REFRESH_SAMPLE_LOGINS = 32;
+const DOC = new URL('../docs/benchmarks.md', import.meta.url);
+const RP_CALLBACK = 'https://rp.bench.invalid/callback';
+
+type Args = { durationS: number; skipMillion: boolean };
+
+function parseArgs(argv: readonly string[]): Args {
+  const at = argv.indexOf('--duration');
+  const durationS = at === -1 ? 10 : Number(argv[at + 1]);
+  if (!Number.isInteger(durationS) || durationS < 1 || durationS > 600) throw new Error('--duration must be a whole number of seconds from 1 to 600');
+  const known = new Set(['--duration', '--skip-million']);
+  const unknown = argv.filter((a, i) => a.startsWith('--') && !known.has(a) && argv[i - 1] !== '--duration');
+  if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(', ')}`);
+  return { durationS, skipMillion: argv.includes('--skip-million') };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+async function measureArgon2(): Promise<number> {
+  const hash = await hashPassword(SEED_PASSWORD);
+  await verifyPassword(hash, SEED_PASSWORD);
+  const runs = 10;
+  const started = performance.now();
+  for (let i = 0; i < runs; i++) await verifyPassword(hash, SEED_PASSWORD);
+  return (performance.now() - started) / runs;
+}
+
+// A run during which other processes (other people's test runs on this machine) used more CPU than this is
+// repeated; the least disturbed attempt is reported, whatever its result.
+const DISTURBED_CORES = 0.15;
+const MAX_ATTEMPTS = 3;
+
+type Observed<T> = { result: T; backgroundCores: number; eventLoop: number; cpu: CpuBreakdown; attempts: number };
+
+/** Waits for the machine to settle (bounded), then records CPU use around `run`; repeats a disturbed run. */
+async function underObservation<T>(run: () => Promise<T>): Promise<Observed<T>> {
+  let best: Observed<T> | undefined;
+  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
+    const backgroundCores = await waitForQuiet({
+      onWait: (busy) => progress(`  waiting for the machine to settle (${busy.toFixed(2)} cores busy elsewhere)`),
+    });
+    const before = cpuSnapshot();
+    const loopBefore = performance.eventLoopUtilization();
+    const result = await run();
+    // The server runs on this (the main) thread; the load generators run in worker threads.
+    const eventLoop = performance.eventLoopUtilization(loopBefore).utilization;
+    const cpu = cpuBreakdown(before, cpuSnapshot());
+    if (!best || cpu.other < best.cpu.other) best = { result, backgroundCores, eventLoop, cpu, attempts: attempt };
+    if (cpu.other < DISTURBED_CORES) break;
+    if (attempt < MAX_ATTEMPTS) progress(`  other processes used ${cpu.other.toFixed(2)} cores during the run; repeating it`);
+  }
+  return best!;
+}
+
+async function timedTokenLoad(request: TokenRequest, durationS: number): Promise<TokenSummary> {
+  await checkClientCredentials(request);
+  await loadClientCredentials(request, CONCURRENCY, Math.min(3, durationS)); // warm-up, not counted
+  const { result, ...conditions } = await underObservation(() => loadClientCredentials(request, CONCURRENCY, durationS));
+  return { ...result, ...conditions };
+}
+
+type SeedFacts = { seconds: number; vacuumSeconds: number; rows: number; tableBytes: number; indexBytes: number };
+
+async function timedLoginLoad(options: Omit<LoginLoadOptions, 'durationMs'>, durationS: number, seed: SeedFacts): Promise<LoginSummary> {
+  await runLoginLoad({ ...options, durationMs: Math.min(3, durationS) * 1000 }); // warm-up, not counted
+  const { result: load, ...conditions } = await underObservation(() => runLoginLoad({ ...options, durationMs: durationS * 1000 }));
+  return {
+    accounts: options.accountCount, concurrency: options.concurrency,
+    loginsPerSecond: load.completed / (load.elapsedMs / 1000), completed: load.completed,
+    p50Ms: percentile(load.latenciesMs, 50), p99Ms: percentile(load.latenciesMs, 99),
+    errors: load.errors, errorSamples: load.errorSamples, elapsedS: load.elapsedMs / 1000, clientBusyMs: load.clientBusyMs,
+    ...conditions, seedSeconds: seed.seconds, vacuumSeconds: seed.vacuumSeconds, seededRows: seed.rows,
+    tableBytes: seed.tableBytes, indexBytes: seed.indexBytes,
+  };
+}
+
+const describeLogins = (l: LoginSummary) =>
+  `  ${l.loginsPerSecond.toFixed(1)} logins/s, p50 ${Math.round(l.p50Ms)} ms, p99 ${Math.round(l.p99Ms)} ms, ${l.errors} errors`
+  + (l.errorSamples.length > 0 ? `; e.g. ${l.errorSamples.join(' | ')}` : '');
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2));
+  const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+  for (const url of [databaseUrl, redisUrl]) {
+    const host = new URL(url).hostname;
+    if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) throw new Error(`benchmarks only run against local services, not ${host}`);
+  }
+  const id = randomBytes(4).toString('hex');
+  const schema = `bench_${id}`;
+  const redisPrefix = `bench:${id}:`;
+  const date = new Date().toISOString();
+  const command = `npm run bench --${process.argv.slice(2).map((a) => ` ${a}`).join('')}`;
+
+  const admin = new pg.Client({ connectionString: databaseUrl });
+  await admin.connect();
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
+  let runtime: Runtime | undefined;
+  let closeApp: (() => Promise<unknown>) | undefined;
+  let seedClient: pg.Client | undefined;
+  let cleaned = false;
+  const cleanup = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    progress('cleaning up (schema, Redis keys)');
+    await closeApp?.().catch(() => {});
+    await runtime?.close().catch(() => {});
+    await seedClient?.end().catch(() => {});
+    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch((error) => progress(`could not drop ${schema}: ${error.message}`));
+    await admin.end().catch(() => {});
+    await deleteRedisPrefix(redis, redisPrefix).catch((error) => progress(`could not delete Redis keys ${redisPrefix}*: ${error.message}`));
+    redis.disconnect();
+  };
+  process.once('SIGINT', () => {
+    progress('interrupted');
+    void cleanup().finally(() => process.exit(130));
+  });
+
+  try {
+    const versions = {
+      postgres: (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v.split(' ')[0],
+      sharedBuffers: (await admin.query<{ v: string }>("SELECT current_setting('shared_buffers') AS v")).rows[0].v,
+      redis: /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown',
+    };
+    const machine = describeMachine(versions);
+    progress('timing one argon2id verification');
+    const argon2VerifyMs = await measureArgon2();
+
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    const port = await freePort();
+    const issuer = `http://127.0.0.1:${port}`;
+    const config = loadConfig({
+      NODE_ENV: 'development', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, DEMO_DATA: 'false', LOG_LEVEL: 'silent',
+      ISSUER: issuer, PORT: String(port),
+      LOGIN_PER_IP_PER_MINUTE: '1000000', SMS_PER_IP_PER_HOUR: '100000', SMS_GLOBAL_PER_MINUTE: '1000000', SMS_DAILY_CAP_PER_PHONE: '1000',
+    });
+    runtime = await createRuntime(config, { schema, redisKeyPrefix: redisPrefix });
+    const app = await buildApp(runtime, { logger: false });
+    closeApp = () => app.close();
+    await app.listen({ port, host: '127.0.0.1' });
+    progress(`server on ${issuer}, schema ${schema}, Redis prefix ${redisPrefix}`);
+
+    const service = await runtime.clients.create({
+      client_id: 'bench-service', client_name: 'Benchmark service', grant_types: ['client_credentials'], response_types: [], redirect_uris: [],
+      token_endpoint_auth_method: 'client_secret_basic',
+    });
+    const portal = await runtime.clients.create({
+      client_id: 'bench-portal', client_name: 'Benchmark portal', redirect_uris: [RP_CALLBACK],
+      grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic',
+      require_consent: false,
+    });
+
+    // a. our token endpoint
+    progress(`client credentials against this server, ${args.durationS} s`);
+    const tokens = await timedTokenLoad({ tokenUrl: `${issuer}/token`, clientId: service.client_id, clientSecret: service.client_secret! }, args.durationS);
+    progress(`  ${Math.round(tokens.okPerSecond)} tokens/s, p99 ${tokens.p99Ms} ms`);
+
+    // b. the bare oidc-provider ceiling
+    progress(`client credentials against bare oidc-provider, ${args.durationS} s`);
+    const bareProvider = await startBareProvider(await freePort());
+    let bare: TokenSummary;
+    try {
+      bare = await timedTokenLoad(bareProvider.tokenRequest, args.durationS);
+    } finally {
+      await bareProvider.close();
+    }
+    progress(`  ${Math.round(bare.okPerSecond)} tokens/s, p99 ${bare.p99Ms} ms`);
+
+    // c, d. password logins with 1,000 and 1,000,000 accounts
+    seedClient = await connectSeedClient(databaseUrl, schema);
+    const seedPasswordHash = await hashPassword(SEED_PASSWORD);
+    const target: LoginTarget = {
+      issuer, clientId: portal.client_id, clientSecret: portal.client_secret!, redirectUri: RP_CALLBACK, scope: 'openid profile',
+    };
+    const logins: LoginSummary[] = [];
+    let serialLogin: LoginSummary | undefined;
+    let seeded = 0;
+    for (const accounts of args.skipMillion ? [SMALL] : [SMALL, MILLION]) {
+      const rows = accounts - seeded;
+      progress(`seeding ${rows.toLocaleString('en-US')} synthetic citizens (table will hold ${accounts.toLocaleString('en-US')})`);
+      const seedStarted = performance.now();
+      let lastReport = seedStarted;
+      await seedCitizens(seedClient, runtime.protector, {
+        count: rows, startIndex: seeded, passwordHash: seedPasswordHash,
+        onProgress: (n) => {
+          const now = performance.now();
+          if (now - lastReport < 10_000) return;
+          lastReport = now;
+          const rate = n / ((now - seedStarted) / 1000);
+          progress(`  ${n.toLocaleString('en-US')} rows streamed, ${Math.round(rate)} rows/s, about ${Math.round((rows - n) / rate)} s to go`);
+        },
+      });
+      const seedSeconds = (performance.now() - seedStarted) / 1000;
+      progress(`  seeded in ${seedSeconds.toFixed(1)} s (${Math.round(rows / seedSeconds)} rows/s)`);
+      // A freshly loaded table would set hint bits on first read and get auto-analysed mid-run.
+      const vacuumStarted = performance.now();
+      await seedClient.query('VACUUM ANALYZE accounts');
+      const vacuumSeconds = (performance.now() - vacuumStarted) / 1000;
+      seeded = accounts;
+      progress(`  VACUUM ANALYZE accounts in ${vacuumSeconds.toFixed(1)} s`);
+
+      const sizes = (await seedClient.query<{ heap: string; indexes: string }>(
+        "SELECT pg_relation_size('accounts')::text AS heap, pg_indexes_size('accounts')::text AS indexes")).rows[0];
+      const seed = { seconds: seedSeconds, vacuumSeconds, rows, tableBytes: Number(sizes.heap), indexBytes: Number(sizes.indexes) };
+
+      progress(`password logins with ${accounts.toLocaleString('en-US')} accounts, ${args.durationS} s`);
+      const summary = await timedLoginLoad({ target, password: SEED_PASSWORD, concurrency: CONCURRENCY, accountCount: accounts }, args.durationS, seed);
+      logins.push(summary);
+      progress(describeLogins(summary));
+      if (accounts === SMALL) {
+        progress(`password logins with ${accounts.toLocaleString('en-US')} accounts, one loop, ${args.durationS} s`);
+        serialLogin = await timedLoginLoad({ target, password: SEED_PASSWORD, concurrency: 1, accountCount: accounts }, args.durationS, seed);
+        progress(describeLogins(serialLogin));
+      }
+    }
+
+    // e. storage: refresh tokens need offline_access, which oidc-provider grants only with prompt=consent.
+    progress(`${REFRESH_SAMPLE_LOGINS} logins with offline_access for refresh-token sizes, then storage`);
+    for (let i = 0; i < REFRESH_SAMPLE_LOGINS; i++) {
+      const outcome = await passwordLogin({ ...target, scope: 'openid profile offline_access', consent: true }, syntheticCitizen(i).idNumber, SEED_PASSWORD);
+      if (!outcome.refreshToken) throw new Error('offline_access login returned no refresh token');
+    }
+    await runtime.audit.flush();
+    const storage = {
+      postgres: await measurePostgres(runtime.db),
+      redis: await measureRedis(redis, redisPrefix),
+      refreshSampleLogins: REFRESH_SAMPLE_LOGINS,
+    };
+
+    const results: BenchResults = {
+      date, command, durationS: args.durationS, concurrency: CONCURRENCY, machine, argon2VerifyMs,
+      tokens, bare, logins, serialLogin: serialLogin!, millionSkipped: args.skipMillion, storage, durableModels: [...DURABLE_MODELS],
+    };
+    console.log(`\n${resultsTable(results)}\n\n${cpuTable(results)}\n\n${verdictTable(results)}\n`);
+    writeFileSync(DOC, renderMarkdown(results));
+    progress(`wrote ${DOC.pathname}`);
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.stack ?? error.message : error);
+  process.exit(1);
+});

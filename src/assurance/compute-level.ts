@@ -1,0 +1,76 @@
+import type { LevelCatalog, LevelDefinition, MethodId } from './levels.ts';
+
+export type Factor = { method: MethodId; at: number /* epoch seconds */ };
+
+export type SessionFacts = {
+  /** The account's best proofing (id from the level table), or null when nothing was proofed. */
+  proofing: string | null;
+  factors: readonly Factor[];
+  /** Last time the session was used, epoch seconds; null for a session being created now. */
+  lastSeen: number | null;
+  now: number;
+  /** Oldest acceptable authentication (max_age from the request or the policy), seconds. */
+  maxAge?: number;
+};
+
+/**
+ * The methods that still count towards `level`: each within its own freshness window, within the level's
+ * absolute limit and the request's max_age, and, when the session sat idle longer than the level allows,
+ * only those performed after that idle gap.
+ */
+export function freshMethods(catalog: LevelCatalog, level: LevelDefinition, facts: SessionFacts): Set<MethodId> {
+  const idleExpired = facts.lastSeen !== null && facts.now - facts.lastSeen > level.idleSeconds;
+  const fresh = new Set<MethodId>();
+  for (const factor of facts.factors) {
+    const age = facts.now - factor.at;
+    const method = catalog.methods[factor.method];
+    if (!method || age < 0) continue;
+    if (age > method.freshnessSeconds || age > level.absoluteSeconds) continue;
+    if (facts.maxAge !== undefined && age > facts.maxAge) continue;
+    if (idleExpired && factor.at <= facts.lastSeen!) continue;
+    fresh.add(factor.method);
+  }
+  return fresh;
+}
+
+export function meetsLevel(catalog: LevelCatalog, level: LevelDefinition, facts: SessionFacts): boolean {
+  if (catalog.proofingRank(facts.proofing) < catalog.proofingRank(level.proofing)) return false;
+  const fresh = freshMethods(catalog, level, facts);
+  return level.methods.some((combo) => combo.every((m) => fresh.has(m)));
+}
+
+/** The session's level: the highest level whose proofing and authentication requirements both hold. */
+export function computeLevel(catalog: LevelCatalog, facts: SessionFacts): LevelDefinition | undefined {
+  for (let i = catalog.levels.length - 1; i >= 0; i--) {
+    if (meetsLevel(catalog, catalog.levels[i], facts)) return catalog.levels[i];
+  }
+  return undefined;
+}
+
+export type StepUpPlan =
+  | { kind: 'satisfied' }
+  | { kind: 'step_up'; missing: MethodId[] }
+  | { kind: 'unmet'; reason: 'proofing' | 'methods' };
+
+/**
+ * What the person must still do to reach `target`: the combination needing the fewest new methods among
+ * those the account can perform. Proofing short of the target can be raised in the flow only by the method
+ * the level table names for it (a face match proves and authenticates at once); otherwise it is unmet.
+ */
+export function planStepUp(catalog: LevelCatalog, target: LevelDefinition, facts: SessionFacts, available: ReadonlySet<MethodId>): StepUpPlan {
+  if (meetsLevel(catalog, target, facts)) return { kind: 'satisfied' };
+  const fresh = freshMethods(catalog, target, facts);
+  const proofingShort = catalog.proofingRank(facts.proofing) < catalog.proofingRank(target.proofing);
+  const raisedBy = proofingShort ? catalog.proofing.find((p) => p.id === target.proofing)?.raisedBy : undefined;
+  if (proofingShort && (!raisedBy || !available.has(raisedBy))) return { kind: 'unmet', reason: 'proofing' };
+
+  let best: MethodId[] | undefined;
+  for (const combo of target.methods) {
+    if (raisedBy && !combo.includes(raisedBy)) continue;
+    const missing = combo.filter((m) => !fresh.has(m));
+    if (raisedBy && fresh.has(raisedBy) && !missing.includes(raisedBy)) missing.push(raisedBy);
+    if (missing.some((m) => !available.has(m))) continue;
+    if (!best || missing.length < best.length) best = missing;
+  }
+  return best ? { kind: 'step_up', missing: best } : { kind: 'unmet', reason: 'methods' };
+}
