@@ -9,6 +9,7 @@ import { loggerOptions } from './http/logging.ts';
 import { sendProblem } from './http/problem.ts';
 import { createInteractionKit } from './interactions/interaction-kit.ts';
 import { registerInteractionRoutes } from './interactions/routes.ts';
+import { createStepUp } from './interactions/step-up-routes.ts';
 import { mountProvider } from './oidc/mount.ts';
 
 const APP_CSS = readFileSync(new URL('./interactions/assets/app.css', import.meta.url));
@@ -51,6 +52,12 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
   // Browsers ask for it on every page; answer without content rather than a problem document.
   app.get('/favicon.ico', async (_request, reply) => reply.status(204).header('cache-control', 'public, max-age=86400').send());
 
+  const kit = createInteractionKit({ provider: runtime.provider, csrf: runtime.csrf, clock: runtime.clock });
+  const stepUp = createStepUp({
+    provider: runtime.provider, kit, catalog: runtime.catalog, assurance: runtime.assurance, accounts: runtime.accounts,
+    password: runtime.password, sms: runtime.sms, audit: runtime.audit, extraMethods: async () => [],
+  });
+  await stepUp.register(app);
   await registerInteractionRoutes(app, {
     provider: runtime.provider,
     issuer: config.issuer,
@@ -61,11 +68,15 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
     audit: runtime.audit,
     hot: runtime.hot,
     protector: runtime.protector,
-    kit: createInteractionKit({ provider: runtime.provider, csrf: runtime.csrf, clock: runtime.clock }),
+    kit,
+    stepUp,
     pendingRegistrationSeconds: config.otp.ttlSeconds * 2,
   });
 
-  await registerAdminRoutes(app, { provider: runtime.provider, clients: runtime.clients, audit: runtime.audit, sandboxSms: runtime.sandboxSms });
+  await registerAdminRoutes(app, {
+    provider: runtime.provider, clients: runtime.clients, audit: runtime.audit, accounts: runtime.accounts, catalog: runtime.catalog,
+    policies: runtime.policies, consoleLevel: config.adminConsoleLevel, sandboxSms: runtime.sandboxSms,
+  });
 
   if (config.demoData) {
     await registerDemoRoutes(app, {

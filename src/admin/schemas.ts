@@ -41,3 +41,20 @@ export const auditQuery = {
     limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
   },
 } as const;
+
+export const policyBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['min_level'],
+  properties: {
+    scope: { type: 'string', pattern: '^(\\*|[a-z_:]{1,64})$' },
+    min_level: { type: 'string', minLength: 1, maxLength: 16 },
+    max_auth_age_seconds: { type: ['integer', 'null'], minimum: 1, maximum: 604800 },
+  },
+} as const;
+
+export const policyQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { scope: { type: 'string', pattern: '^(\\*|[a-z_:]{1,64})$' } },
+} as const;

@@ -81,9 +81,10 @@ export function createAssuranceEvaluator(deps: {
 
     /** oidc-provider Check: true requests the login prompt (a step-up), false lets the request through. */
     async check(ctx: KoaContextWithOIDC): Promise<boolean> {
+      // Validated before anything else, so a bad acr request is refused with or without a session.
+      const required = await requirement(ctx);
       const session = ctx.oidc.session;
       if (!session?.accountId) return false;
-      const required = await requirement(ctx);
       const result = ctx.oidc.result as (FactorsResult & { login?: { ts?: number } }) | undefined;
       if (result?.login && Array.isArray(result.factors)) {
         await deps.facts.record(session.uid, session.accountId, result.factors, result.login.ts ?? nowSeconds());

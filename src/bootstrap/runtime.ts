@@ -143,6 +143,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     const { keys, origins } = await keyStore.load();
 
     const catalog = loadLevelCatalog(config.levelsFile, config.issuer);
+    if (!catalog.level(config.adminConsoleLevel)) throw new Error(`ADMIN_CONSOLE_LEVEL "${config.adminConsoleLevel}" is not a level of ${config.levelsFile}`);
     const sessionFacts = createSessionFactsRepository(db);
     const proofing = createProofingRepository(db, catalog);
     const policies = createPolicyService({

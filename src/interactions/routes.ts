@@ -13,6 +13,7 @@ import { AppError } from '../http/errors.ts';
 import { describeError } from './error-messages.ts';
 import { t } from './i18n.ts';
 import type { Body, InteractionKit, Params } from './interaction-kit.ts';
+import { isStepUp, type StepUp } from './step-up-routes.ts';
 import { consentPage, errorPage, loginPage, registerCompletePage, registerPage, smsLoginPage } from './views/pages.ts';
 import {
   csrfOnlySchema, passwordLoginSchema, registerCompleteSchema, registerSendSchema, smsSendSchema, smsVerifySchema, uidParams,
@@ -29,6 +30,7 @@ export type InteractionDeps = {
   hot: HotStore;
   protector: DataProtector;
   kit: InteractionKit;
+  stepUp: StepUp;
   pendingRegistrationSeconds: number;
 };
 
@@ -43,6 +45,7 @@ export async function registerInteractionRoutes(app: FastifyInstance, deps: Inte
       const details = await load(request, reply);
       if (!details) return reply;
       const ctx = await pageContext(request, reply, details);
+      if (isStepUp(details, Boolean((request.query as { switch?: string }).switch))) return deps.stepUp.render(reply, ctx, details);
       if (details.prompt.name === 'consent') {
         const missing = (details.prompt.details.missingOIDCScope as string[] | undefined) ?? [];
         return sendPage(reply, 200, consentPage(ctx, missing));

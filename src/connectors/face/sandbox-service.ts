@@ -311,7 +311,8 @@ export async function startSandboxFaceService(options: {
   pages.post<{ Params: { transactionId: string } }>('/capture/:transactionId', async (request, reply) => {
     const transaction = store.get(request.params.transactionId);
     if (transaction === undefined) return sendPage(reply, 404, notFoundPage());
-    const redirect = () => reply.code(303).header('location', returnTarget(transaction)).header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').send();
+    const redirect = () =>
+      reply.code(303).header('location', returnTarget(transaction)).header('cache-control', 'no-store').header('referrer-policy', 'no-referrer').send();
 
     const current = resultOf(transaction);
     if (current.status !== 'pending') {
