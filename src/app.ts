@@ -10,6 +10,7 @@ import { sendProblem } from './http/problem.ts';
 import { createInteractionKit } from './interactions/interaction-kit.ts';
 import { registerInteractionRoutes } from './interactions/routes.ts';
 import { createStepUp } from './interactions/step-up-routes.ts';
+import { registerFaceRoutes } from './interactions/face-routes.ts';
 import { mountProvider } from './oidc/mount.ts';
 
 const APP_CSS = readFileSync(new URL('./interactions/assets/app.css', import.meta.url));
@@ -52,12 +53,20 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
   // Browsers ask for it on every page; answer without content rather than a problem document.
   app.get('/favicon.ico', async (_request, reply) => reply.status(204).header('cache-control', 'public, max-age=86400').send());
 
-  const kit = createInteractionKit({ provider: runtime.provider, csrf: runtime.csrf, clock: runtime.clock });
+  const { face } = runtime;
+  const kit = createInteractionKit({
+    provider: runtime.provider, csrf: runtime.csrf, clock: runtime.clock,
+    onVerified: async (verified) => {
+      if (face && verified.method !== 'face') await face.clearFailures(verified.accountId);
+    },
+  });
   const stepUp = createStepUp({
     provider: runtime.provider, kit, catalog: runtime.catalog, assurance: runtime.assurance, accounts: runtime.accounts,
-    password: runtime.password, sms: runtime.sms, audit: runtime.audit, extraMethods: async () => [],
+    password: runtime.password, sms: runtime.sms, audit: runtime.audit,
+    extraMethods: async (account) => (face && (await face.isAvailable(account.id)) ? ['face'] : []),
   });
   await stepUp.register(app);
+  if (face) await registerFaceRoutes(app, { kit, stepUp, face, accounts: runtime.accounts, catalog: runtime.catalog });
   await registerInteractionRoutes(app, {
     provider: runtime.provider,
     issuer: config.issuer,

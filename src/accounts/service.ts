@@ -91,7 +91,7 @@ export function createAccountService(deps: {
      * Creates the account after the phone was proven by SMS. Order matters: cheap local checks first,
      * then the population register, then one INSERT that the unique constraints guard against races.
      */
-    async register(input: RegistrationDetails & { password: string; ip: string; clientId?: string; roles?: string[] }): Promise<Account> {
+    async register(input: RegistrationDetails & { password: string; ip: string; clientId?: string; roles?: readonly string[] }): Promise<Account> {
       const details = parseRegistrationDetails(input);
       const actor = maskIdNumber(details.idNumber);
       const refuse = async (error: AppError) => {

@@ -21,6 +21,9 @@ export const AUDIT_EVENTS = [
   'admin.policy.deleted',
   'login.step_up',
   'login.unmet',
+  'face.started',
+  'face.verify',
+  'face.callback',
   'admin.denied',
   'keys.rotated',
 ] as const;

@@ -1,7 +1,7 @@
 import type { MethodId } from '../assurance/levels.ts';
 
 /** RFC 8176 authentication method reference values used by our authenticators. */
-export type Amr = 'pwd' | 'sms' | 'otp' | 'mfa';
+export type Amr = 'pwd' | 'sms' | 'otp' | 'mfa' | 'face' | 'bank' | 'hwk' | 'swk';
 
 /** Authentication methods are the level table's method ids, so the level policy can count them. */
 export type AuthMethod = MethodId;

@@ -7,10 +7,11 @@ import type { Runtime } from './runtime.ts';
  */
 export const DEMO_PASSWORD = 'Demo@2026pass';
 
+/** 张三 and 李四 also hold admin-console roles (policy admin, auditor): development only. */
 export const DEMO_CITIZENS = [
-  { name: '张三', idNumber: '11010519491231002X', phone: '+8613800138000' },
-  { name: '李四', idNumber: '440305199002281231', phone: '+8613900139000' },
-  { name: '王五', idNumber: '510107200002292462', phone: '+8613700137000' },
+  { name: '张三', idNumber: '11010519491231002X', phone: '+8613800138000', roles: ['policy_admin', 'client_admin'] },
+  { name: '李四', idNumber: '440305199002281231', phone: '+8613900139000', roles: ['auditor'] },
+  { name: '王五', idNumber: '510107200002292462', phone: '+8613700137000', roles: [] },
 ] as const;
 
 export const DEMO_ADMIN_CLIENT = { clientId: 'dev-admin', clientSecret: 'dev-admin-secret' } as const;

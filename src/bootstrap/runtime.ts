@@ -12,6 +12,7 @@ import { createPasswordAuthenticator } from '../authn/password/authenticator.ts'
 import { loadCommonPasswords } from '../authn/password/policy.ts';
 import { createSmsOtpAuthenticator } from '../authn/sms-otp/authenticator.ts';
 import { createOtpService, type OtpService } from '../authn/sms-otp/otp-service.ts';
+import { createFaceVerification, type FaceVerification } from '../authn/face/face-verification.ts';
 import type { HotStore } from '../cache/hot-store.ts';
 import { createPostgresStore } from '../cache/postgres-store.ts';
 import { createRateLimiter } from '../cache/rate-limiter.ts';
@@ -20,6 +21,9 @@ import type { Config } from '../config/types.ts';
 import { createHttpPopulationRegister } from '../connectors/population-register/http-client.ts';
 import { loadSandboxCitizens, startSandboxPopulationRegister } from '../connectors/population-register/sandbox-register.ts';
 import type { PopulationRegister } from '../connectors/population-register/types.ts';
+import { createFaceCallbackVerifier } from '../connectors/face/callback.ts';
+import { createHttpFaceService } from '../connectors/face/http-client.ts';
+import { loadSandboxFaceSubjects, startSandboxFaceService } from '../connectors/face/sandbox-service.ts';
 import { createHttpSmsGateway } from '../connectors/sms/http-gateway-client.ts';
 import { startSandboxSmsGateway, type SandboxSmsGateway } from '../connectors/sms/sandbox-gateway.ts';
 import type { SmsGateway } from '../connectors/sms/types.ts';
@@ -64,6 +68,8 @@ export type Runtime = {
   policies: PolicyService;
   proofing: ProofingRepository;
   assurance: AssuranceEvaluator;
+  /** Absent when FACE_SERVICE_ENABLED=false. */
+  face?: FaceVerification;
   clock: () => Date;
   signingKeyOrigins: ReadonlySet<string>;
   embeddedPostgres?: EmbeddedPostgres;
@@ -150,6 +156,26 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       db, catalog, audit, knownScopes: PROVIDER_SCOPES,
       clientExists: async (clientId) => Boolean(await clients.find(clientId)),
     });
+    let face: FaceVerification | undefined;
+    if (config.face.enabled) {
+      let faceUrl = config.face.url;
+      if (config.face.provider === 'sandbox') {
+        const sandbox = await startSandboxFaceService({
+          appId: config.face.appId, secret: config.face.secret, vendorAppId: config.face.vendorAppId, vendorSecret: config.face.vendorSecret,
+          subjects: await loadSandboxFaceSubjects(config.face.sandboxSubjectsFile), log: (line) => log('info', line),
+        });
+        closers.push(() => sandbox.close());
+        faceUrl = sandbox.url;
+      }
+      face = createFaceVerification({
+        service: createHttpFaceService({
+          url: faceUrl!, appId: config.face.appId, secret: config.face.secret, timeoutMs: config.face.timeoutMs,
+          name: config.face.provider === 'sandbox' ? 'sandbox-face-service' : 'face-verification',
+        }),
+        callbacks: createFaceCallbackVerifier({ vendorAppId: config.face.vendorAppId, vendorSecret: config.face.vendorSecret }),
+        store: hot, limiter, proofing, protector, db, audit, clock, settings: config.face, issuer: config.issuer,
+      });
+    }
     const assurance = createAssuranceEvaluator({ catalog, issuer: config.issuer, policies, facts: sessionFacts, proofing, clock });
 
     provider = createOidcProvider({ config, db, hot, clients, accounts, keys, pages: providerPages, catalog, assurance });
@@ -167,7 +193,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     return {
       config, db, hot, protector, audit, accounts, otp, clients, provider, password, sms, smsGateway, populationRegister, sandboxSms,
       csrf: createCsrf({ secret: config.cookieSecrets[0], secure: config.issuer.startsWith('https://'), protector }),
-      catalog, policies, proofing, assurance, clock,
+      catalog, policies, proofing, assurance, face, clock,
       signingKeyOrigins: origins,
       embeddedPostgres,
       close: closeAll,

@@ -53,10 +53,11 @@ export function loadConfig(env: Env): Config {
   const lookupKey = Buffer.from(secretOr('LOOKUP_HMAC_KEY', DEV_LOOKUP_KEY), 'base64');
   if (lookupKey.length < 32) problems.push('LOOKUP_HMAC_KEY must be at least 32 bytes, base64-encoded');
 
-  const connector = (prefix: string, label: string) => {
+  const connector = (prefix: string, label: string, active = true) => {
     const provider = oneOf<ConnectorChoice>(env[prefix] ?? (production ? 'http' : 'sandbox'), ['sandbox', 'http'], prefix, problems);
     const url = env[`${prefix}_URL`];
-    if (provider === 'http' && !url) problems.push(`${prefix}_URL is required when ${prefix}=http (${label})`);
+    if (active && provider === 'http' && !url) problems.push(`${prefix}_URL is required when ${prefix}=http (${label})`);
+    if (active && provider === 'http' && !env[`${prefix}_SECRET`]) problems.push(`${prefix}_SECRET is required when ${prefix}=http (${label})`);
     return {
       provider,
       url,
@@ -67,10 +68,9 @@ export function loadConfig(env: Env): Config {
   };
   const sms = connector('SMS_GATEWAY', 'the SMS gateway');
   const populationRegister = connector('POPULATION_REGISTER', 'the population register');
-  if (sms.provider === 'http' && !sms.secret) problems.push('SMS_GATEWAY_SECRET is required when SMS_GATEWAY=http');
-  if (populationRegister.provider === 'http' && !populationRegister.secret) {
-    problems.push('POPULATION_REGISTER_SECRET is required when POPULATION_REGISTER=http');
-  }
+  const faceEnabled = bool(env.FACE_SERVICE_ENABLED, true, 'FACE_SERVICE_ENABLED', problems);
+  const face = connector('FACE_SERVICE', 'the face-verification service', faceEnabled);
+  if (face.provider === 'http' && faceEnabled && !env.FACE_VENDOR_SECRET) problems.push('FACE_VENDOR_SECRET is required when FACE_SERVICE=http (it verifies the vendor\'s callbacks)');
 
   const config: Config = {
     mode,
@@ -91,6 +91,19 @@ export function loadConfig(env: Env): Config {
     populationRegister: {
       ...populationRegister,
       sandboxCitizensFile: env.POPULATION_REGISTER_SANDBOX_FILE ?? `${CONFIG_DIR}sandbox-population-register.json`,
+    },
+    face: {
+      ...face,
+      enabled: faceEnabled,
+      vendorAppId: env.FACE_VENDOR_APP_ID ?? 'face-vendor',
+      vendorSecret: env.FACE_VENDOR_SECRET ?? (face.provider === 'sandbox' ? 'sandbox-face-vendor-secret' : ''),
+      minScore: integer(env.FACE_MIN_SCORE, 80, 'FACE_MIN_SCORE', problems, 1, 100),
+      resultMaxAgeSeconds: 300,
+      maxConsecutiveFailures: 5,
+      disableAfterFailures: 10,
+      dailyBudget: integer(env.FACE_DAILY_BUDGET, 10000, 'FACE_DAILY_BUDGET', problems, 1, 10_000_000),
+      perIpPerHour: integer(env.FACE_PER_IP_PER_HOUR, 20, 'FACE_PER_IP_PER_HOUR', problems, 1, 100000),
+      sandboxSubjectsFile: env.FACE_SANDBOX_FILE ?? `${CONFIG_DIR}sandbox-face-service.json`,
     },
     session: {
       absoluteSeconds: integer(env.SESSION_ABSOLUTE_SECONDS, 12 * 3600, 'SESSION_ABSOLUTE_SECONDS', problems, 60, 7 * 86400),
@@ -137,6 +150,7 @@ export function productionProblems(config: Config): string[] {
   for (const name of config.usesDevelopmentSecrets) problems.push(`${name} is not set (the development default is public)`);
   if (config.sms.provider === 'sandbox') problems.push('SMS_GATEWAY=sandbox is not allowed in production');
   if (config.populationRegister.provider === 'sandbox') problems.push('POPULATION_REGISTER=sandbox is not allowed in production');
+  if (config.face.enabled && config.face.provider === 'sandbox') problems.push('FACE_SERVICE=sandbox is not allowed in production (set FACE_SERVICE=http, or FACE_SERVICE_ENABLED=false)');
   if (config.demoData) problems.push('DEMO_DATA must be off in production');
   return problems;
 }

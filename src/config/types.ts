@@ -29,6 +29,20 @@ export type Config = Readonly<{
   demoData: boolean;
   sms: HttpConnectorConfig & { sandboxOutboxLimit: number };
   populationRegister: HttpConnectorConfig & { sandboxCitizensFile: string };
+  face: HttpConnectorConfig & {
+    enabled: boolean;
+    /** Credentials the vendor signs its callbacks with. */
+    vendorAppId: string;
+    vendorSecret: string;
+    /** Similarity (0–100) at or above which a live capture matches the portrait. */
+    minScore: number;
+    resultMaxAgeSeconds: number;
+    maxConsecutiveFailures: number;
+    disableAfterFailures: number;
+    dailyBudget: number;
+    perIpPerHour: number;
+    sandboxSubjectsFile: string;
+  };
   session: { absoluteSeconds: number; idleSeconds: number };
   tokens: {
     accessTokenSeconds: number;

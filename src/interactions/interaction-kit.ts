@@ -19,7 +19,13 @@ const LANG_COOKIE = 'idp_lang';
  * What every interaction route needs: loading the interaction bound to this browser, the CSRF check,
  * page rendering with security headers, error messages a person can act on, and finishing a login.
  */
-export function createInteractionKit(deps: { provider: Provider; csrf: Csrf; clock: () => Date }) {
+export function createInteractionKit(deps: {
+  provider: Provider;
+  csrf: Csrf;
+  clock: () => Date;
+  /** Told about every verified method before the login completes (e.g. to reset face failure counts). */
+  onVerified?: (verified: Verified) => Promise<void>;
+}) {
   const { provider, csrf } = deps;
 
   function sendPage(reply: FastifyReply, status: number, body: string) {
@@ -93,6 +99,7 @@ export function createInteractionKit(deps: { provider: Provider; csrf: Csrf; clo
    * sets `acr`/`amr` from everything still fresh in the session, so a step-up adds to what was done.
    */
   async function finishLogin(request: FastifyRequest, reply: FastifyReply, verified: Verified) {
+    await deps.onVerified?.(verified);
     const redirectTo = await provider.interactionResult(request.raw, reply.raw, {
       login: {
         accountId: verified.accountId,

@@ -16,7 +16,7 @@ import type { Body, InteractionKit, Params } from './interaction-kit.ts';
 import { isStepUp, type StepUp } from './step-up-routes.ts';
 import { consentPage, errorPage, loginPage, registerCompletePage, registerPage, smsLoginPage } from './views/pages.ts';
 import {
-  csrfOnlySchema, passwordLoginSchema, registerCompleteSchema, registerSendSchema, smsSendSchema, smsVerifySchema, uidParams,
+  abortSchema, csrfOnlySchema, passwordLoginSchema, registerCompleteSchema, registerSendSchema, smsSendSchema, smsVerifySchema, uidParams,
 } from './schemas.ts';
 
 export type InteractionDeps = {
@@ -175,14 +175,16 @@ export async function registerInteractionRoutes(app: FastifyInstance, deps: Inte
       return reply.redirect(redirectTo, 303);
     });
 
-    scope.post<{ Params: Params; Body: Body }>('/:uid/abort', { schema: csrfOnlySchema }, async (request, reply) => {
+    scope.post<{ Params: Params; Body: Body }>('/:uid/abort', { schema: abortSchema }, async (request, reply) => {
       const loaded = await loadForPost(request, reply);
       if (!loaded) return reply;
       const { details } = loaded;
-      await deps.audit.record({ event: 'consent.denied', result: 'failure', accountId: details.session?.accountId, clientId: String(details.params.client_id), ip: request.ip, detail: { prompt: details.prompt.name } });
-      const redirectTo = await provider.interactionResult(request.raw, reply.raw, {
-        error: 'access_denied', error_description: 'The person cancelled the request.',
-      }, { mergeWithLastSubmission: false });
+      const unavailable = request.body.reason === 'unavailable';
+      await deps.audit.record({ event: 'consent.denied', result: 'failure', accountId: details.session?.accountId, clientId: String(details.params.client_id), ip: request.ip, detail: { prompt: details.prompt.name, reason: unavailable ? 'service_unavailable' : 'cancelled' } });
+      // A verification service outage is reported to the relying party as such, not as a refusal by the person.
+      const redirectTo = await provider.interactionResult(request.raw, reply.raw, unavailable
+        ? { error: 'temporarily_unavailable', error_description: 'a verification service is unavailable; try again later' }
+        : { error: 'access_denied', error_description: 'The person cancelled the request.' }, { mergeWithLastSubmission: false });
       return reply.redirect(redirectTo, 303);
     });
   }, { prefix: '/interaction' });

@@ -13,3 +13,4 @@ export const smsVerifySchema = form({ phone: str(32), code: str(16) }, ['phone',
 export const registerSendSchema = form({ name: str(64), id_number: str(32), phone: str(32) }, ['name', 'id_number', 'phone']);
 export const registerCompleteSchema = form({ code: str(16), password: str(1024), password_confirm: str(1024) }, ['code', 'password', 'password_confirm']);
 export const csrfOnlySchema = form({}, []);
+export const abortSchema = form({ reason: { type: 'string', enum: ['unavailable'] } }, []);

@@ -64,7 +64,7 @@ export function createStepUp(deps: StepUpDeps) {
   }
 
   /** Renders the step-up page, or the unmet page when the level is out of this account's reach. */
-  async function render(reply: FastifyReply, ctx: PageContext, details: Details, extra: { status?: number; smsSent?: boolean; error?: string; notice?: string } = {}) {
+  async function render(reply: FastifyReply, ctx: PageContext, details: Details, extra: { status?: number; smsSent?: boolean; error?: string; errorCode?: string; notice?: string } = {}) {
     const planned = await planFor(details);
     if (!planned) return kit.sendPage(reply, 400, errorPage(ctx.locale, t(ctx.locale, 'error.session')));
     const { account, target, plan, done } = planned;
@@ -74,7 +74,7 @@ export function createStepUp(deps: StepUpDeps) {
     const missing = plan.kind === 'step_up' ? plan.missing : [];
     return kit.sendPage(reply, extra.status ?? 200, stepUpPage(ctx, {
       catalog: deps.catalog, target, done, missing, phoneMasked: account.phoneMasked,
-      smsSent: extra.smsSent, error: extra.error, notice: extra.notice,
+      smsSent: extra.smsSent, error: extra.error, errorCode: extra.errorCode, notice: extra.notice,
     }));
   }
 

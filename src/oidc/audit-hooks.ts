@@ -10,7 +10,11 @@ export function auditProviderEvents(provider: Provider, audit: AuditLog, log: (e
       clientId: ctx.oidc.client?.clientId,
       accountId: ctx.oidc.entities.Account?.accountId ?? ctx.oidc.entities.Grant?.accountId,
       ip: ctx.ip,
-      detail: { grantType: ctx.oidc.params?.grant_type },
+      detail: {
+        grantType: ctx.oidc.params?.grant_type,
+        acr: (ctx.oidc.entities.AuthorizationCode as { acr?: string } | undefined)?.acr
+          ?? (ctx.oidc.entities.RefreshToken as { acr?: string } | undefined)?.acr,
+      },
     });
   });
   provider.on('grant.error', (ctx, error) => {

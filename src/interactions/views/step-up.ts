@@ -17,6 +17,7 @@ export type StepUpState = {
   phoneMasked: string | null;
   smsSent?: boolean;
   error?: string;
+  errorCode?: string;
   notice?: string;
 };
 
@@ -44,7 +45,8 @@ ${field({ name: 'code', label: t(locale, 'sms.code'), hint: t(locale, 'sms.code.
 <button type="submit">${t(locale, 'stepup.confirm')}</button>
 </form>` : ''}` : ''}
 ${next === 'face' ? html`<p class="links"><a id="face-start" href="/interaction/${ctx.uid}/face">${t(locale, 'face.start')}</a></p>` : ''}
-<p class="links"><a href="/interaction/${ctx.uid}?switch=1">${t(locale, 'stepup.switch')}</a></p>`,
+<p class="links"><a href="/interaction/${ctx.uid}?switch=1">${t(locale, 'stepup.switch')}</a></p>
+<form method="post" action="/interaction/${ctx.uid}/abort" class="inline">${csrfInput(ctx.csrf)}${state.errorCode === 'face_unavailable' ? html`<input type="hidden" name="reason" value="unavailable">` : ''}<button type="submit" class="link" id="step-up-cancel">${t(locale, 'unmet.back', { client: ctx.clientName })}</button></form>`,
   });
 }
 
