@@ -100,3 +100,52 @@ t.test('admin API: client registration through admin tokens only, validated, aud
   t.same(outbox.json().messages, []);
   t.ok((await runtime.audit.list({ event: 'admin.denied' })).length >= 1, 'refused admin access audited');
 });
+
+t.test('admin API: level policies, with separated permissions', async (t) => {
+  const { runtime, app } = await createTestApp(t);
+  const make = (id: string, scope: string) => runtime.clients.create({ client_id: id, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], scope });
+  const policyAdmin = await make('policy-ops', 'admin:policy');
+  const auditor = await make('audit-ops', 'admin:audit');
+  await runtime.clients.create({ client_id: 'tax', redirect_uris: ['https://tax.example.gov.cn/cb'] });
+  const token = async (id: string, secret: string, scope: string) => (await app.inject({
+    method: 'POST', url: '/token', headers: { authorization: basic(id, secret), 'content-type': 'application/x-www-form-urlencoded' },
+    payload: `grant_type=client_credentials&scope=${encodeURIComponent(scope)}`,
+  })).json().access_token as string;
+  const asPolicy = { authorization: `Bearer ${await token('policy-ops', policyAdmin.client_secret!, 'admin:policy')}` };
+  const asAuditor = { authorization: `Bearer ${await token('audit-ops', auditor.client_secret!, 'admin:audit')}` };
+
+  const levels = await app.inject({ method: 'GET', url: '/admin/levels', headers: asAuditor });
+  t.same(levels.json().levels.map((l: { id: string }) => l.id), ['L1', 'L2', 'L3', 'L4']);
+
+  const set = await app.inject({ method: 'PUT', url: '/admin/policies/tax', headers: asPolicy, payload: { min_level: 'L2', max_auth_age_seconds: 3600 } });
+  t.equal(set.statusCode, 200);
+  t.same(set.json().before, null);
+  t.match(set.json().after, { clientId: 'tax', scope: '*', minLevel: 'L2', maxAuthAgeSeconds: 3600, updatedBy: 'client:policy-ops' });
+
+  for (const [payload, status, code] of [
+    [{ min_level: 'L9' }, 400, 'invalid_input'],
+    [{ min_level: 'L2', scope: 'no such scope' }, 400, 'invalid_input'],
+    [{ min_level: 'L2', max_auth_age_seconds: 0 }, 400, 'invalid_input'],
+    [{ level: 'L2' }, 400, 'invalid_input'],
+  ] as const) {
+    const response = await app.inject({ method: 'PUT', url: '/admin/policies/tax', headers: asPolicy, payload });
+    t.equal(response.statusCode, status, JSON.stringify(payload));
+    t.equal(response.json().code, code);
+  }
+  t.equal((await app.inject({ method: 'PUT', url: '/admin/policies/nobody', headers: asPolicy, payload: { min_level: 'L2' } })).statusCode, 404);
+  t.match((await runtime.policies.all()).map((p) => p.minLevel), ['L2'], 'refused changes changed nothing');
+
+  // Separation of duties: the policy admin cannot read the audit trail; the auditor can, but changes nothing.
+  const policyReadsAudit = await app.inject({ method: 'GET', url: '/admin/audit', headers: asPolicy });
+  t.equal(policyReadsAudit.statusCode, 403);
+  t.equal(policyReadsAudit.json().code, 'insufficient_scope');
+  const auditorWrites = await app.inject({ method: 'PUT', url: '/admin/policies/tax', headers: asAuditor, payload: { min_level: 'L1' } });
+  t.equal(auditorWrites.statusCode, 403);
+  t.equal((await app.inject({ method: 'POST', url: '/admin/clients', headers: asPolicy, payload: { client_id: 'x-y-z', redirect_uris: ['https://a.example/cb'] } })).statusCode, 403);
+  const trail = await app.inject({ method: 'GET', url: '/admin/audit?event=admin.policy.updated', headers: asAuditor });
+  t.equal(trail.statusCode, 200);
+  t.match(trail.json().events[0], { actor: 'client:policy-ops', clientId: 'tax', detail: { before: null, after: { minLevel: 'L2', maxAuthAgeSeconds: 3600 } } });
+  t.equal((await app.inject({ method: 'DELETE', url: '/admin/policies/tax', headers: asPolicy })).statusCode, 204);
+  t.same(await runtime.policies.all(), []);
+  t.ok((await runtime.audit.list({ event: 'admin.denied' })).length >= 3, 'every refusal audited');
+});
