@@ -34,9 +34,9 @@ export function freshMethods(catalog: LevelCatalog, level: LevelDefinition, fact
 }
 
 export function meetsLevel(catalog: LevelCatalog, level: LevelDefinition, facts: SessionFacts): boolean {
-  if (catalog.proofingRank(facts.proofing) < catalog.proofingRank(level.proofing)) return false;
   const fresh = freshMethods(catalog, level, facts);
-  return level.methods.some((combo) => combo.every((m) => fresh.has(m)));
+  return level.paths.some((path) => catalog.proofingRank(facts.proofing) >= catalog.proofingRank(path.proofing)
+    && path.methods.some((combo) => combo.every((m) => fresh.has(m))));
 }
 
 /** The session's level: the highest level whose proofing and authentication requirements both hold. */
@@ -60,17 +60,20 @@ export type StepUpPlan =
 export function planStepUp(catalog: LevelCatalog, target: LevelDefinition, facts: SessionFacts, available: ReadonlySet<MethodId>): StepUpPlan {
   if (meetsLevel(catalog, target, facts)) return { kind: 'satisfied' };
   const fresh = freshMethods(catalog, target, facts);
-  const proofingShort = catalog.proofingRank(facts.proofing) < catalog.proofingRank(target.proofing);
-  const raisedBy = proofingShort ? catalog.proofing.find((p) => p.id === target.proofing)?.raisedBy : undefined;
-  if (proofingShort && (!raisedBy || !available.has(raisedBy))) return { kind: 'unmet', reason: 'proofing' };
-
   let best: MethodId[] | undefined;
-  for (const combo of target.methods) {
-    if (raisedBy && !combo.includes(raisedBy)) continue;
-    const missing = combo.filter((m) => !fresh.has(m));
-    if (raisedBy && fresh.has(raisedBy) && !missing.includes(raisedBy)) missing.push(raisedBy);
-    if (missing.some((m) => !available.has(m))) continue;
-    if (!best || missing.length < best.length) best = missing;
+  let unmet: 'proofing' | 'methods' = 'proofing';
+  for (const path of target.paths) {
+    const proofingShort = catalog.proofingRank(facts.proofing) < catalog.proofingRank(path.proofing);
+    const raisedBy = proofingShort ? catalog.proofing.find((p) => p.id === path.proofing)?.raisedBy : undefined;
+    if (proofingShort && (!raisedBy || !available.has(raisedBy))) continue;
+    unmet = 'methods';
+    for (const combo of path.methods) {
+      if (raisedBy && !combo.includes(raisedBy)) continue;
+      const missing = combo.filter((m) => !fresh.has(m));
+      if (raisedBy && fresh.has(raisedBy) && !missing.includes(raisedBy)) missing.push(raisedBy);
+      if (missing.some((m) => !available.has(m))) continue;
+      if (!best || missing.length < best.length) best = missing;
+    }
   }
-  return best ? { kind: 'step_up', missing: best } : { kind: 'unmet', reason: 'methods' };
+  return best ? { kind: 'step_up', missing: best } : { kind: 'unmet', reason: unmet };
 }

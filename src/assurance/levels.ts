@@ -6,6 +6,9 @@ export const METHOD_IDS: readonly MethodId[] = ['pwd', 'sms', 'face', 'bank', 'h
 
 export type MethodDefinition = { amr: readonly string[]; freshnessSeconds: number; name: Localized };
 export type ProofingDefinition = { id: string; name: Localized; raisedBy?: MethodId };
+/** One way to reach a level: a proofing of the account and combinations of this session's methods. */
+export type LevelPath = { proofing: string; methods: readonly (readonly MethodId[])[] };
+
 export type LevelDefinition = {
   id: string;
   rank: number;
@@ -16,7 +19,11 @@ export type LevelDefinition = {
   idleSeconds: number;
   absoluteSeconds: number;
   eidas?: string;
+  /** The main path (proofing + methods above) and any alternative path this deployment enabled. */
+  paths: readonly LevelPath[];
 };
+
+type RawAlternative = { proofing: string; methods: MethodId[][]; enabledBy: string };
 
 export type LevelCatalog = {
   levels: readonly LevelDefinition[];
@@ -34,17 +41,18 @@ export type LevelCatalog = {
 export class LevelConfigError extends Error {}
 
 /** Reads and validates the level table; any inconsistency stops start-up with the reason. */
-export function loadLevelCatalog(file: string, issuer: string): LevelCatalog {
+export function loadLevelCatalog(file: string, issuer: string, options: { variants?: readonly string[] } = {}): LevelCatalog {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (error) {
     throw new LevelConfigError(`cannot read ${file}: ${(error as Error).message}`);
   }
-  return createLevelCatalog(raw, issuer);
+  return createLevelCatalog(raw, issuer, options);
 }
 
-export function createLevelCatalog(raw: unknown, issuer: string): LevelCatalog {
+export function createLevelCatalog(raw: unknown, issuer: string, options: { variants?: readonly string[] } = {}): LevelCatalog {
+  const variants = new Set(options.variants ?? []);
   const config = raw as { levels?: unknown; methods?: unknown; proofing?: unknown };
   const fail = (message: string): never => {
     throw new LevelConfigError(`level configuration: ${message}`);
@@ -62,7 +70,7 @@ export function createLevelCatalog(raw: unknown, issuer: string): LevelCatalog {
   }
   for (const p of proofing) if (p.raisedBy && !methods[p.raisedBy]) fail(`proofing "${p.id}" raisedBy unknown method "${p.raisedBy}"`);
 
-  const levels = (config.levels as Omit<LevelDefinition, 'rank'>[]).map((level, index): LevelDefinition => {
+  const levels = (config.levels as (Omit<LevelDefinition, 'rank' | 'paths'> & { alternatives?: RawAlternative[] })[]).map((level, index): LevelDefinition => {
     if (!/^[A-Za-z0-9_-]{1,16}$/.test(level.id ?? '')) fail(`level ${index + 1} has an invalid id`);
     if (!proofing.some((p) => p.id === level.proofing)) fail(`level ${level.id} names unknown proofing "${level.proofing}"`);
     if (!Array.isArray(level.methods) || level.methods.length === 0) fail(`level ${level.id} needs at least one method combination`);
@@ -70,7 +78,15 @@ export function createLevelCatalog(raw: unknown, issuer: string): LevelCatalog {
     for (const key of ['idleSeconds', 'absoluteSeconds'] as const) {
       if (!Number.isInteger(level[key]) || level[key] <= 0) fail(`level ${level.id} needs a positive ${key}`);
     }
-    return { ...level, rank: index + 1 };
+    const alternatives = level.alternatives ?? [];
+    for (const alt of alternatives) {
+      if (!proofing.some((p) => p.id === alt.proofing)) fail(`level ${level.id} alternative names unknown proofing "${alt.proofing}"`);
+      for (const combo of alt.methods ?? []) for (const m of combo) if (!methods[m]) fail(`level ${level.id} alternative names unknown method "${m}"`);
+    }
+    const { alternatives: _alternatives, ...definition } = level;
+    const paths: LevelPath[] = [{ proofing: level.proofing, methods: level.methods },
+      ...alternatives.filter((alt) => variants.has(alt.enabledBy)).map((alt) => ({ proofing: alt.proofing, methods: alt.methods }))];
+    return { ...definition, rank: index + 1, paths };
   });
   if (new Set(levels.map((l) => l.id)).size !== levels.length) fail('level ids must be unique');
 

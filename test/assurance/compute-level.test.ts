@@ -85,3 +85,17 @@ t.test('a broken level table stops start-up with the reason', async (t) => {
   t.throws(broken((c) => { c.methods.pwd.freshnessSeconds = 0; }), { message: /freshnessSeconds/ });
   t.throws(broken((c) => { c.levels[0].idleSeconds = -1; }), { message: /idleSeconds/ });
 });
+
+t.test('the weaker bank-card variant of L3 counts only where enabled', async (t) => {
+  const withBank = loadLevelCatalog(new URL('../../config/levels.json', import.meta.url).pathname, ISSUER, { variants: ['bankCardForL3'] });
+  const bankSession = facts('bank_verified', [f('pwd', 10), f('sms', 10), f('bank', 10)]);
+  t.equal(computeLevel(withBank, bankSession)?.id, 'L3', 'enabled: bank card reaches L3');
+  t.equal(computeLevel(catalog, bankSession)?.id, 'L2', 'not enabled: the same session stays at L2');
+  t.equal(computeLevel(withBank, facts('bank_verified', [f('pwd', 10), f('sms', 10), f('bank', 901)]))?.id, 'L2', 'the bank factor decays like face');
+  const noFace = new Set<MethodId>(['pwd', 'sms', 'bank']);
+  const l2Session = facts('register_verified', [f('pwd', 10), f('sms', 10)]);
+  t.same(planStepUp(withBank, withBank.level('L3')!, l2Session, noFace), { kind: 'step_up', missing: ['bank'] });
+  t.same(planStepUp(catalog, catalog.level('L3')!, l2Session, noFace), { kind: 'unmet', reason: 'proofing' });
+  t.same(planStepUp(withBank, withBank.level('L3')!, l2Session, new Set<MethodId>(['pwd', 'sms', 'bank', 'face'])), { kind: 'step_up', missing: ['face'] },
+    'face comes first when both are possible (the stronger path is listed first)');
+});
