@@ -148,7 +148,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     await keyStore.ensureActiveKeys();
     const { keys, origins } = await keyStore.load();
 
-    const catalog = loadLevelCatalog(config.levelsFile, config.issuer);
+    const catalog = loadLevelCatalog(config.levelsFile, config.issuer, { variants: config.bankCard.enabled && config.bankCard.forL3 ? ['bankCardForL3'] : [] });
     if (!catalog.level(config.adminConsoleLevel)) throw new Error(`ADMIN_CONSOLE_LEVEL "${config.adminConsoleLevel}" is not a level of ${config.levelsFile}`);
     const sessionFacts = createSessionFactsRepository(db);
     const proofing = createProofingRepository(db, catalog);

@@ -70,6 +70,8 @@ export function loadConfig(env: Env): Config {
   const populationRegister = connector('POPULATION_REGISTER', 'the population register');
   const faceEnabled = bool(env.FACE_SERVICE_ENABLED, true, 'FACE_SERVICE_ENABLED', problems);
   const face = connector('FACE_SERVICE', 'the face-verification service', faceEnabled);
+  const bankCardEnabled = bool(env.BANK_CARD_ENABLED, true, 'BANK_CARD_ENABLED', problems);
+  const bankCard = connector('BANK_CARD_SERVICE', 'the bank-card verification service', bankCardEnabled);
   if (face.provider === 'http' && faceEnabled && !env.FACE_VENDOR_SECRET) problems.push('FACE_VENDOR_SECRET is required when FACE_SERVICE=http (it verifies the vendor\'s callbacks)');
 
   const config: Config = {
@@ -104,6 +106,16 @@ export function loadConfig(env: Env): Config {
       dailyBudget: integer(env.FACE_DAILY_BUDGET, 10000, 'FACE_DAILY_BUDGET', problems, 1, 10_000_000),
       perIpPerHour: integer(env.FACE_PER_IP_PER_HOUR, 20, 'FACE_PER_IP_PER_HOUR', problems, 1, 100000),
       sandboxSubjectsFile: env.FACE_SANDBOX_FILE ?? `${CONFIG_DIR}sandbox-face-service.json`,
+    },
+    bankCard: {
+      ...bankCard,
+      enabled: bankCardEnabled,
+      forL3: bool(env.BANK_CARD_FOR_L3, false, 'BANK_CARD_FOR_L3', problems),
+      perAccountPerDay: integer(env.BANK_CARD_PER_ACCOUNT_PER_DAY, 5, 'BANK_CARD_PER_ACCOUNT_PER_DAY', problems, 1, 1000),
+      perCardPerDay: integer(env.BANK_CARD_PER_CARD_PER_DAY, 3, 'BANK_CARD_PER_CARD_PER_DAY', problems, 1, 1000),
+      perIpPerHour: integer(env.BANK_CARD_PER_IP_PER_HOUR, 10, 'BANK_CARD_PER_IP_PER_HOUR', problems, 1, 100000),
+      sandboxCardsFile: env.BANK_CARD_SANDBOX_FILE ?? `${CONFIG_DIR}sandbox-bank-cards.json`,
+      binTableFile: env.BANK_BIN_FILE ?? `${CONFIG_DIR}bank-bins.json`,
     },
     session: {
       absoluteSeconds: integer(env.SESSION_ABSOLUTE_SECONDS, 12 * 3600, 'SESSION_ABSOLUTE_SECONDS', problems, 60, 7 * 86400),
@@ -150,6 +162,7 @@ export function productionProblems(config: Config): string[] {
   for (const name of config.usesDevelopmentSecrets) problems.push(`${name} is not set (the development default is public)`);
   if (config.sms.provider === 'sandbox') problems.push('SMS_GATEWAY=sandbox is not allowed in production');
   if (config.populationRegister.provider === 'sandbox') problems.push('POPULATION_REGISTER=sandbox is not allowed in production');
+  if (config.bankCard.enabled && config.bankCard.provider === 'sandbox') problems.push('BANK_CARD_SERVICE=sandbox is not allowed in production (set BANK_CARD_SERVICE=http, or BANK_CARD_ENABLED=false)');
   if (config.face.enabled && config.face.provider === 'sandbox') problems.push('FACE_SERVICE=sandbox is not allowed in production (set FACE_SERVICE=http, or FACE_SERVICE_ENABLED=false)');
   if (config.demoData) problems.push('DEMO_DATA must be off in production');
   return problems;

@@ -43,6 +43,16 @@ export type Config = Readonly<{
     perIpPerHour: number;
     sandboxSubjectsFile: string;
   };
+  bankCard: HttpConnectorConfig & {
+    enabled: boolean;
+    /** Enables the weaker L3 path (bank card instead of face) of the level table. */
+    forL3: boolean;
+    perAccountPerDay: number;
+    perCardPerDay: number;
+    perIpPerHour: number;
+    sandboxCardsFile: string;
+    binTableFile: string;
+  };
   session: { absoluteSeconds: number; idleSeconds: number };
   tokens: {
     accessTokenSeconds: number;

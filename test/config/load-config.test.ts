@@ -13,6 +13,7 @@ const PRODUCTION = {
   SMS_GATEWAY: 'http', SMS_GATEWAY_URL: 'https://sms.example.gov.cn', SMS_GATEWAY_SECRET: 's',
   POPULATION_REGISTER: 'http', POPULATION_REGISTER_URL: 'https://register.example.gov.cn', POPULATION_REGISTER_SECRET: 's',
   FACE_SERVICE: 'http', FACE_SERVICE_URL: 'https://face.example.gov.cn', FACE_SERVICE_SECRET: 's', FACE_VENDOR_SECRET: 'v',
+  BANK_CARD_SERVICE: 'http', BANK_CARD_SERVICE_URL: 'https://cards.example.gov.cn', BANK_CARD_SERVICE_SECRET: 's',
   DATABASE_URL: 'postgres://db/idp', REDIS_URL: 'redis://cache',
 };
 
@@ -61,6 +62,7 @@ t.test('production refuses to start with anything unsafe, and says which', async
   t.match(problems({ ...PRODUCTION, DEMO_DATA: 'true' }), [/DEMO_DATA must be off in production/]);
   t.match(problems({ ...PRODUCTION, FACE_SERVICE: 'sandbox' }), [/FACE_SERVICE=sandbox is not allowed in production/]);
   t.match(problems({ ...PRODUCTION, FACE_VENDOR_SECRET: undefined }), [/FACE_VENDOR_SECRET is required/]);
+  t.match(problems({ ...PRODUCTION, BANK_CARD_SERVICE: 'sandbox' }), [/BANK_CARD_SERVICE=sandbox is not allowed in production/]);
   t.same(problems({ ...PRODUCTION, FACE_SERVICE: undefined, FACE_SERVICE_URL: undefined, FACE_SERVICE_SECRET: undefined, FACE_SERVICE_ENABLED: 'false' }), [],
     'face verification can be switched off instead');
   t.match(problems({ ...PRODUCTION, SMS_GATEWAY_URL: undefined }), [/SMS_GATEWAY_URL is required/]);
