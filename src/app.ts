@@ -3,6 +3,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import { registerAdminRoutes } from './admin/routes.ts';
+import { registerConsoleRoutes } from './console/routes.ts';
 import type { Runtime } from './bootstrap/runtime.ts';
 import { registerDemoRoutes } from './demo/routes.ts';
 import { loggerOptions } from './http/logging.ts';
@@ -92,6 +93,8 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
       issuer: config.issuer, clientId: 'demo-portal', clientSecret: 'demo-portal-secret', cookieSecret: config.cookieSecrets[0],
     });
   }
+
+  await registerConsoleRoutes(app, { runtime, issuer: config.issuer, cookieSecret: config.cookieSecrets[0], minLevel: config.adminConsoleLevel });
 
   await mountProvider(app, runtime.provider);
   return app;

@@ -2,6 +2,7 @@ import { ConfigError, loadConfig } from './config/load-config.ts';
 import { buildApp } from './app.ts';
 import { DEMO_ADMIN_CLIENT, DEMO_CITIZENS, DEMO_PASSWORD, seedDemoData } from './bootstrap/demo-data.ts';
 import { createRuntime } from './bootstrap/runtime.ts';
+import { ensureConsoleClient } from './console/routes.ts';
 
 async function main() {
   let config;
@@ -23,6 +24,7 @@ async function main() {
     await runtime.close();
     process.exit(1);
   }
+  await ensureConsoleClient(runtime, config.issuer);
   if (config.demoData) await seedDemoData(runtime);
 
   const app = await buildApp(runtime);
@@ -35,6 +37,7 @@ async function main() {
     `  discovery:   ${config.issuer}/.well-known/openid-configuration`,
     `  database:    ${runtime.embeddedPostgres ? `embedded PostgreSQL (PGlite) in ${config.dataDir}pglite` : 'DATABASE_URL'}`,
     `  hot state:   ${runtime.hot.kind === 'redis' ? 'Redis (REDIS_URL)' : 'PostgreSQL (no REDIS_URL)'}`,
+    `  admin console: ${config.issuer}/console/   (accounts with an admin role, signed in at ${config.adminConsoleLevel} or higher)`,
   ];
   if (config.demoData) {
     lines.push(

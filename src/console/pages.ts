@@ -89,6 +89,8 @@ export type ClientOverview = {
   id: string;
   name: string;
   policies: readonly LevelPolicy[];
+  /** The console's own policy follows ADMIN_CONSOLE_LEVEL and is not changed here. */
+  editable: boolean;
   recent: { considered: number; counts: readonly { label: string; count: number }[]; latest?: string };
 };
 
@@ -177,7 +179,8 @@ ${client.policies.map((p) => html`<tr data-scope="${p.scope}" data-level="${p.mi
       n: client.recent.considered, counts: client.recent.counts.map((c) => `${c.label} × ${c.count}`).join(t(locale, 'list.separator')),
     })}`
     : ct(locale, 'recent.none')}</p>
-${ctx.user?.canWritePolicies ? policyForm(ctx, catalog, client, index, data.formState?.clientId === client.id ? data.formState : undefined) : ''}
+${ctx.user?.canWritePolicies && !client.editable ? html`<p class="muted">${ct(locale, 'error.consoleClient')}</p>` : ''}
+${ctx.user?.canWritePolicies && client.editable ? policyForm(ctx, catalog, client, index, data.formState?.clientId === client.id ? data.formState : undefined) : ''}
 </article>`)}
 </section>`;
 
@@ -241,12 +244,12 @@ ${select({
 ${data.events.length === 0 ? html`<p>${ct(locale, 'audit.empty')}</p>` : html`<div class="scroll" role="region" aria-labelledby="audit-caption" tabindex="0">
 <table id="audit">
 <caption id="audit-caption">${ct(locale, 'audit.caption', { n: data.limit })}</caption>
-<thead><tr><th scope="col">${ct(locale, 'audit.time')}</th><th scope="col">${ct(locale, 'audit.event')}</th><th scope="col">${ct(locale, 'audit.result')}</th>
+<thead><tr><th scope="col">${ct(locale, 'audit.time')}</th><th scope="col">${ct(locale, 'audit.event')}</th><th scope="col" class="nowrap">${ct(locale, 'audit.result')}</th>
 <th scope="col">${ct(locale, 'audit.actor')}</th><th scope="col">${ct(locale, 'audit.client')}</th><th scope="col">${ct(locale, 'audit.detail')}</th></tr></thead>
 <tbody>
 ${data.events.map((e) => html`<tr data-event="${e.event}">
-<td><time datetime="${e.occurredAt.toISOString()}">${TIME.format(e.occurredAt)}</time></td><td><code>${e.event}</code></td>
-<td>${ct(locale, e.result === 'success' ? 'audit.success' : 'audit.failure')}</td><td>${e.actor ?? '—'}</td><td>${e.clientId ?? '—'}</td>
+<td class="nowrap"><time datetime="${e.occurredAt.toISOString()}">${TIME.format(e.occurredAt)}</time></td><td class="nowrap"><code>${e.event}</code></td>
+<td class="nowrap">${ct(locale, e.result === 'success' ? 'audit.success' : 'audit.failure')}</td><td>${e.actor ?? '—'}</td><td>${e.clientId ?? '—'}</td>
 <td><code class="detail">${summarize(e.detail)}</code></td>
 </tr>`)}
 </tbody>
