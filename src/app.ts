@@ -12,6 +12,7 @@ import { createInteractionKit } from './interactions/interaction-kit.ts';
 import { registerInteractionRoutes } from './interactions/routes.ts';
 import { createStepUp } from './interactions/step-up-routes.ts';
 import { registerFaceRoutes } from './interactions/face-routes.ts';
+import { registerBankCardRoutes } from './interactions/bank-card-routes.ts';
 import { mountProvider } from './oidc/mount.ts';
 
 const APP_CSS = readFileSync(new URL('./interactions/assets/app.css', import.meta.url));
@@ -64,10 +65,14 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
   const stepUp = createStepUp({
     provider: runtime.provider, kit, catalog: runtime.catalog, assurance: runtime.assurance, accounts: runtime.accounts,
     password: runtime.password, sms: runtime.sms, audit: runtime.audit,
-    extraMethods: async (account) => (face && (await face.isAvailable(account.id)) ? ['face'] : []),
+    extraMethods: async (account) => [
+      ...(face && (await face.isAvailable(account.id)) ? ['face' as const] : []),
+      ...(runtime.bankCard ? ['bank' as const] : []),
+    ],
   });
   await stepUp.register(app);
   if (face) await registerFaceRoutes(app, { kit, stepUp, face, accounts: runtime.accounts, catalog: runtime.catalog });
+  if (runtime.bankCard) await registerBankCardRoutes(app, { kit, bankCard: runtime.bankCard, accounts: runtime.accounts });
   await registerInteractionRoutes(app, {
     provider: runtime.provider,
     issuer: config.issuer,

@@ -49,7 +49,8 @@ export function computeLevel(catalog: LevelCatalog, facts: SessionFacts): LevelD
 
 export type StepUpPlan =
   | { kind: 'satisfied' }
-  | { kind: 'step_up'; missing: MethodId[] }
+  /** `missing`: the cheapest way; `next`: the methods any equally cheap way starts with, offered side by side. */
+  | { kind: 'step_up'; missing: MethodId[]; next: MethodId[] }
   | { kind: 'unmet'; reason: 'proofing' | 'methods' };
 
 /**
@@ -60,7 +61,7 @@ export type StepUpPlan =
 export function planStepUp(catalog: LevelCatalog, target: LevelDefinition, facts: SessionFacts, available: ReadonlySet<MethodId>): StepUpPlan {
   if (meetsLevel(catalog, target, facts)) return { kind: 'satisfied' };
   const fresh = freshMethods(catalog, target, facts);
-  let best: MethodId[] | undefined;
+  const feasible: MethodId[][] = [];
   let unmet: 'proofing' | 'methods' = 'proofing';
   for (const path of target.paths) {
     const proofingShort = catalog.proofingRank(facts.proofing) < catalog.proofingRank(path.proofing);
@@ -72,8 +73,11 @@ export function planStepUp(catalog: LevelCatalog, target: LevelDefinition, facts
       const missing = combo.filter((m) => !fresh.has(m));
       if (raisedBy && fresh.has(raisedBy) && !missing.includes(raisedBy)) missing.push(raisedBy);
       if (missing.some((m) => !available.has(m))) continue;
-      if (!best || missing.length < best.length) best = missing;
+      feasible.push(missing);
     }
   }
-  return best ? { kind: 'step_up', missing: best } : { kind: 'unmet', reason: unmet };
+  if (feasible.length === 0) return { kind: 'unmet', reason: unmet };
+  const fewest = Math.min(...feasible.map((m) => m.length));
+  const cheapest = feasible.filter((m) => m.length === fewest);
+  return { kind: 'step_up', missing: cheapest[0], next: [...new Set(cheapest.map((m) => m[0]))] };
 }

@@ -24,6 +24,7 @@ export const AUDIT_EVENTS = [
   'face.started',
   'face.verify',
   'face.callback',
+  'bank_card.verify',
   'admin.denied',
   'keys.rotated',
 ] as const;

@@ -21,6 +21,10 @@ import type { Config } from '../config/types.ts';
 import { createHttpPopulationRegister } from '../connectors/population-register/http-client.ts';
 import { loadSandboxCitizens, startSandboxPopulationRegister } from '../connectors/population-register/sandbox-register.ts';
 import type { PopulationRegister } from '../connectors/population-register/types.ts';
+import { createBankCardVerification, type BankCardVerification } from '../authn/bank-card/bank-card-verification.ts';
+import { createHttpBankCardVerifier } from '../connectors/bank-card/http-client.ts';
+import { loadSandboxBankCards, startSandboxBankCardService } from '../connectors/bank-card/sandbox-service.ts';
+import { loadBinTable } from '../identity/bank-card.ts';
 import { createFaceCallbackVerifier } from '../connectors/face/callback.ts';
 import { createHttpFaceService } from '../connectors/face/http-client.ts';
 import { loadSandboxFaceSubjects, startSandboxFaceService } from '../connectors/face/sandbox-service.ts';
@@ -70,6 +74,8 @@ export type Runtime = {
   assurance: AssuranceEvaluator;
   /** Absent when FACE_SERVICE_ENABLED=false. */
   face?: FaceVerification;
+  /** Absent when BANK_CARD_ENABLED=false. */
+  bankCard?: BankCardVerification;
   clock: () => Date;
   signingKeyOrigins: ReadonlySet<string>;
   embeddedPostgres?: EmbeddedPostgres;
@@ -176,6 +182,25 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
         store: hot, limiter, proofing, protector, db, audit, clock, settings: config.face, issuer: config.issuer,
       });
     }
+    let bankCard: BankCardVerification | undefined;
+    if (config.bankCard.enabled) {
+      let cardsUrl = config.bankCard.url;
+      if (config.bankCard.provider === 'sandbox') {
+        const sandbox = await startSandboxBankCardService({
+          appId: config.bankCard.appId, secret: config.bankCard.secret, cards: await loadSandboxBankCards(config.bankCard.sandboxCardsFile),
+        });
+        closers.push(() => sandbox.close());
+        cardsUrl = sandbox.url;
+      }
+      bankCard = createBankCardVerification({
+        verifier: createHttpBankCardVerifier({
+          url: cardsUrl!, appId: config.bankCard.appId, secret: config.bankCard.secret, timeoutMs: config.bankCard.timeoutMs,
+          name: config.bankCard.provider === 'sandbox' ? 'sandbox-bank-card' : 'bank-card',
+        }),
+        otp, store: hot, limiter, proofing, protector, db, audit, clock, settings: config.bankCard,
+        binTable: await loadBinTable(config.bankCard.binTableFile),
+      });
+    }
     const assurance = createAssuranceEvaluator({ catalog, issuer: config.issuer, policies, facts: sessionFacts, proofing, clock });
 
     provider = createOidcProvider({ config, db, hot, clients, accounts, keys, pages: providerPages, catalog, assurance });
@@ -193,7 +218,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     return {
       config, db, hot, protector, audit, accounts, otp, clients, provider, password, sms, smsGateway, populationRegister, sandboxSms,
       csrf: createCsrf({ secret: config.cookieSecrets[0], secure: config.issuer.startsWith('https://'), protector }),
-      catalog, policies, proofing, assurance, face, clock,
+      catalog, policies, proofing, assurance, face, bankCard, clock,
       signingKeyOrigins: origins,
       embeddedPostgres,
       close: closeAll,

@@ -72,8 +72,9 @@ export function createStepUp(deps: StepUpDeps) {
       return kit.sendPage(reply, 200, unmetPage(ctx, { target, reason: plan.reason }));
     }
     const missing = plan.kind === 'step_up' ? plan.missing : [];
+    const next = plan.kind === 'step_up' ? plan.next : [];
     return kit.sendPage(reply, extra.status ?? 200, stepUpPage(ctx, {
-      catalog: deps.catalog, target, done, missing, phoneMasked: account.phoneMasked,
+      catalog: deps.catalog, target, done, missing, next, phoneMasked: account.phoneMasked,
       smsSent: extra.smsSent, error: extra.error, errorCode: extra.errorCode, notice: extra.notice,
     }));
   }

@@ -39,13 +39,13 @@ t.test('step-up plans ask only for what is missing', async (t) => {
   const L3 = catalog.level('L3')!;
   const L4 = catalog.level('L4')!;
   const all = new Set<MethodId>(['pwd', 'sms', 'face']);
-  t.same(planStepUp(catalog, L2, facts('register_verified', [f('pwd', 10)]), all), { kind: 'step_up', missing: ['sms'] });
-  t.same(planStepUp(catalog, L2, facts('register_verified', [f('sms', 10)]), all), { kind: 'step_up', missing: ['pwd'] });
+  t.same(planStepUp(catalog, L2, facts('register_verified', [f('pwd', 10)]), all), { kind: 'step_up', missing: ['sms'], next: ['sms'] });
+  t.same(planStepUp(catalog, L2, facts('register_verified', [f('sms', 10)]), all), { kind: 'step_up', missing: ['pwd'], next: ['pwd'] });
   t.same(planStepUp(catalog, L2, facts('register_verified', [f('pwd', 10), f('sms', 10)]), all), { kind: 'satisfied' });
-  t.same(planStepUp(catalog, L3, facts('register_verified', [f('pwd', 10), f('sms', 10)]), all), { kind: 'step_up', missing: ['face'] },
+  t.same(planStepUp(catalog, L3, facts('register_verified', [f('pwd', 10), f('sms', 10)]), all), { kind: 'step_up', missing: ['face'], next: ['face'] },
     'face both proves and authenticates');
-  t.same(planStepUp(catalog, L3, facts('register_verified', [f('pwd', 10)]), all), { kind: 'step_up', missing: ['sms', 'face'] });
-  t.same(planStepUp(catalog, L3, facts('biometric_verified', [f('pwd', 10), f('sms', 10), f('face', 1000)]), all), { kind: 'step_up', missing: ['face'] },
+  t.same(planStepUp(catalog, L3, facts('register_verified', [f('pwd', 10)]), all), { kind: 'step_up', missing: ['sms', 'face'], next: ['sms'] });
+  t.same(planStepUp(catalog, L3, facts('biometric_verified', [f('pwd', 10), f('sms', 10), f('face', 1000)]), all), { kind: 'step_up', missing: ['face'], next: ['face'] },
     'a stale face match is asked again');
   t.same(planStepUp(catalog, L3, facts('register_verified', [f('pwd', 10), f('sms', 10)]), new Set<MethodId>(['pwd', 'sms'])),
     { kind: 'unmet', reason: 'proofing' }, 'no face service: L3 cannot be reached');
@@ -94,8 +94,8 @@ t.test('the weaker bank-card variant of L3 counts only where enabled', async (t)
   t.equal(computeLevel(withBank, facts('bank_verified', [f('pwd', 10), f('sms', 10), f('bank', 901)]))?.id, 'L2', 'the bank factor decays like face');
   const noFace = new Set<MethodId>(['pwd', 'sms', 'bank']);
   const l2Session = facts('register_verified', [f('pwd', 10), f('sms', 10)]);
-  t.same(planStepUp(withBank, withBank.level('L3')!, l2Session, noFace), { kind: 'step_up', missing: ['bank'] });
+  t.same(planStepUp(withBank, withBank.level('L3')!, l2Session, noFace), { kind: 'step_up', missing: ['bank'], next: ['bank'] });
   t.same(planStepUp(catalog, catalog.level('L3')!, l2Session, noFace), { kind: 'unmet', reason: 'proofing' });
-  t.same(planStepUp(withBank, withBank.level('L3')!, l2Session, new Set<MethodId>(['pwd', 'sms', 'bank', 'face'])), { kind: 'step_up', missing: ['face'] },
-    'face comes first when both are possible (the stronger path is listed first)');
+  t.same(planStepUp(withBank, withBank.level('L3')!, l2Session, new Set<MethodId>(['pwd', 'sms', 'bank', 'face'])), { kind: 'step_up', missing: ['face'], next: ['face', 'bank'] },
+    'face and bank card are offered side by side, face first');
 });

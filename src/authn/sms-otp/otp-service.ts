@@ -7,7 +7,7 @@ import type { DataProtector } from '../../identity/data-protection.ts';
 import { AppError, rateLimited } from '../../http/errors.ts';
 import { codeVoided, expiredCode, invalidCode } from '../errors.ts';
 
-export type OtpPurpose = 'login' | 'register';
+export type OtpPurpose = 'login' | 'register' | 'bank';
 
 type StoredOtp = { codeHash: string; phoneHash: string; expiresAt: number };
 
@@ -68,7 +68,7 @@ export function createOtpService(deps: {
       try {
         await deps.sms.send({
           to: input.phone,
-          template: input.purpose === 'login' ? 'otp_login' : 'otp_register',
+          template: input.purpose === 'register' ? 'otp_register' : 'otp_login',
           params: { code, minutes: String(minutes) },
           text: `【政务服务统一身份认证】验证码 ${code}，${minutes} 分钟内有效。请勿告诉他人。`,
         });

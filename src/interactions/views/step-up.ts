@@ -9,11 +9,20 @@ const levelLabel = (level: LevelDefinition, locale: Locale) =>
 const methodList = (catalog: LevelCatalog, methods: readonly MethodId[], locale: Locale) =>
   methods.map((m) => catalog.methods[m].name[locale]).join(t(locale, 'list.separator'));
 
+/** "SMS code, face verification" — or, with alternatives now, "face verification or bank-card verification". */
+function todo(state: StepUpState, locale: Locale): string {
+  if (state.next.length <= 1) return methodList(state.catalog, state.missing, locale);
+  const choice = state.next.map((m) => state.catalog.methods[m].name[locale]).join(t(locale, 'list.or'));
+  return [choice, ...state.missing.slice(1).map((m) => state.catalog.methods[m].name[locale])].join(t(locale, 'list.separator'));
+}
+
 export type StepUpState = {
   catalog: LevelCatalog;
   target: LevelDefinition;
   done: readonly MethodId[];
   missing: readonly MethodId[];
+  /** Methods offered now (equally good next steps, e.g. face or bank card). */
+  next: readonly MethodId[];
   phoneMasked: string | null;
   smsSent?: boolean;
   error?: string;
@@ -24,19 +33,19 @@ export type StepUpState = {
 /** Says which service asks for which level, what is already done, and asks for the next missing method only. */
 export function stepUpPage(ctx: PageContext, state: StepUpState) {
   const { locale } = ctx;
-  const next = state.missing[0];
+  const offers = (method: MethodId) => state.next.includes(method);
   return layout({
     locale, title: t(locale, 'stepup.title'), langSwitchHref: ctx.langSwitchHref,
     body: html`<p class="for" id="step-up-reason">${t(locale, 'stepup.reason', { client: ctx.clientName, level: levelLabel(state.target, locale) })}</p>
 ${state.done.length ? html`<p>${t(locale, 'stepup.done', { methods: methodList(state.catalog, state.done, locale) })}</p>` : ''}
-<p id="step-up-missing">${t(locale, 'stepup.todo', { methods: methodList(state.catalog, state.missing, locale) })}</p>
+<p id="step-up-missing">${t(locale, 'stepup.todo', { methods: todo(state, locale) })}</p>
 ${errorBox(state.error)}${noticeBox(state.notice)}
-${next === 'pwd' ? html`<form method="post" action="/interaction/${ctx.uid}/step-up/password" novalidate>
+${offers('pwd') ? html`<form method="post" action="/interaction/${ctx.uid}/step-up/password" novalidate>
 ${csrfInput(ctx.csrf)}
 ${field({ name: 'password', label: t(locale, 'stepup.password'), type: 'password', autocomplete: 'current-password', maxlength: 128, autofocus: true })}
 <button type="submit">${t(locale, 'stepup.confirm')}</button>
 </form>` : ''}
-${next === 'sms' ? html`<p>${t(locale, 'stepup.sms.intro', { phone: state.phoneMasked ?? '' })}</p>
+${offers('sms') ? html`<p>${t(locale, 'stepup.sms.intro', { phone: state.phoneMasked ?? '' })}</p>
 <form method="post" action="/interaction/${ctx.uid}/step-up/sms/send">${csrfInput(ctx.csrf)}
 <button type="submit" class="${state.smsSent ? 'secondary' : ''}">${state.smsSent ? t(locale, 'sms.resend') : t(locale, 'sms.send')}</button></form>
 ${state.smsSent ? html`<form method="post" action="/interaction/${ctx.uid}/step-up/sms/verify" novalidate>
@@ -44,7 +53,8 @@ ${csrfInput(ctx.csrf)}
 ${field({ name: 'code', label: t(locale, 'sms.code'), hint: t(locale, 'sms.code.hint'), autocomplete: 'one-time-code', inputmode: 'numeric', maxlength: 6, autofocus: true })}
 <button type="submit">${t(locale, 'stepup.confirm')}</button>
 </form>` : ''}` : ''}
-${next === 'face' ? html`<p class="links"><a id="face-start" href="/interaction/${ctx.uid}/face">${t(locale, 'face.start')}</a></p>` : ''}
+${offers('face') ? html`<p class="links"><a id="face-start" href="/interaction/${ctx.uid}/face">${t(locale, 'face.start')}</a></p>` : ''}
+${offers('bank') ? html`<p class="links"><a id="bank-start" href="/interaction/${ctx.uid}/bank">${t(locale, 'bank.start')}</a></p>` : ''}
 <p class="links"><a href="/interaction/${ctx.uid}?switch=1">${t(locale, 'stepup.switch')}</a></p>
 <form method="post" action="/interaction/${ctx.uid}/abort" class="inline">${csrfInput(ctx.csrf)}${state.errorCode === 'face_unavailable' ? html`<input type="hidden" name="reason" value="unavailable">` : ''}<button type="submit" class="link" id="step-up-cancel">${t(locale, 'unmet.back', { client: ctx.clientName })}</button></form>`,
   });
