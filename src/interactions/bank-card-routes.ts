@@ -50,7 +50,7 @@ export async function registerBankCardRoutes(app: FastifyInstance, deps: { kit: 
         return kit.sendPage(reply, 200, bankCardPage(ctx, { step: 'code', sent }));
       } catch (error) {
         const { status, message } = kit.userFacing(error, ctx.locale);
-        return kit.sendPage(reply, status, bankCardPage(ctx, { error: message }));
+        return kit.sendPage(reply, status, bankCardPage(ctx, { error: message, unavailable: (error as { code?: string }).code === 'bank_card_unavailable' }));
       }
     });
 

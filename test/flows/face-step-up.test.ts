@@ -165,3 +165,14 @@ t.test('threshold one above the score fails', async (t) => {
   await t.rejects(runtime.face!.complete({ uid: 'uid-1', accountId: li.account.id, transactionId: tx, ip: '10.0.0.2' }), { code: 'face_not_matched' });
   t.equal((await runtime.audit.list({ event: 'face.verify' }))[0].detail?.reason, 'below_threshold');
 });
+
+t.test('face attempts are limited per IP and by a daily budget', async (t) => {
+  const { runtime } = await startTestServer(t, { env: { FACE_PER_IP_PER_HOUR: '2', FACE_DAILY_BUDGET: '3' } });
+  const zhang = await buildCitizen(runtime, { name: '张三', idNumber: '11010519491231002X' });
+  const start = (uid: string, ip: string) => runtime.face!.start({ uid, accountId: zhang.account.id, name: zhang.name, idNumber: zhang.idNumber, ip });
+  await start('a', '10.9.0.1');
+  await start('b', '10.9.0.1');
+  await t.rejects(start('c', '10.9.0.1'), { code: 'rate_limited' }, 'per-IP limit');
+  await start('d', '10.9.0.2');
+  await t.rejects(start('e', '10.9.0.3'), { code: 'face_budget_exhausted', status: 503 }, 'daily budget across all callers');
+});
