@@ -17,8 +17,7 @@ import { createRuntime, type Runtime } from '../src/bootstrap/runtime.ts';
 import { loadConfig } from '../src/config/load-config.ts';
 import { DURABLE_MODELS } from '../src/oidc/adapter.ts';
 import { checkClientCredentials, loadClientCredentials, startBareProvider, type TokenRequest } from './bench/http-load.ts';
-import type { LoginTarget } from './bench/login-flow.ts';
-import { passwordLogin } from './bench/login-flow.ts';
+import { passwordLogin, type LoginTarget } from './bench/login-flow.ts';
 import { runLoginLoad, type LoginLoadOptions } from './bench/login-load.ts';
 import { cpuBreakdown, cpuSnapshot, waitForQuiet, type CpuBreakdown } from './bench/cpu.ts';
 import {
@@ -274,6 +273,7 @@ async function main() {
     const results: BenchResults = {
       date, command, durationS: args.durationS, concurrency: CONCURRENCY, machine, argon2VerifyMs,
       tokens, bare, logins, serialLogin: serialLogin!, millionSkipped: args.skipMillion, storage, durableModels: [...DURABLE_MODELS],
+      clientCredentialsTtlSeconds: config.tokens.clientCredentialsSeconds,
     };
     console.log(`\n${resultsTable(results)}\n\n${cpuTable(results)}\n\n${verdictTable(results)}\n`);
     writeFileSync(DOC, renderMarkdown(results));

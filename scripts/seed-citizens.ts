@@ -6,7 +6,7 @@
 import pg from 'pg';
 import { hashPassword } from '../src/authn/password/hashing.ts';
 import { loadConfig } from '../src/config/load-config.ts';
-import type { Queryable } from '../src/db/database.ts';
+import type { Database, Queryable } from '../src/db/database.ts';
 import { createDatabase } from '../src/db/database.ts';
 import { migrate } from '../src/db/migrate.ts';
 import { createDataProtector, type DataProtector } from '../src/identity/data-protection.ts';
@@ -157,40 +157,43 @@ export async function seedCitizens(db: pg.ClientBase | Queryable, protector: Dat
   if (/[\t\n\r\\]/.test(passwordHash)) throw new Error('password hash contains a character COPY text format would need escaped');
   const now = new Date().toISOString();
 
+  const rowLine = (k: number) => accountLine(protector, syntheticCitizen(startIndex + k), passwordHash, now);
+
   if (db instanceof pg.Client) {
     const batchSize = options.batchSize ?? 1_000;
-    let inserted = 0;
-    async function* lines() {
+    async function* chunks() {
       for (let start = 0; start < count; start += batchSize) {
         const end = Math.min(count, start + batchSize);
         let chunk = '';
-        for (let k = start; k < end; k++) chunk += accountLine(protector, syntheticCitizen(startIndex + k), passwordHash, now);
+        for (let k = start; k < end; k++) chunk += rowLine(k);
         yield chunk;
-        inserted = end;
-        options.onProgress?.(inserted);
+        options.onProgress?.(end);
       }
     }
-    return copyFrom(db, `COPY accounts (${COPY_COLUMNS}) FROM STDIN`, lines());
+    return copyFrom(db, `COPY accounts (${COPY_COLUMNS}) FROM STDIN`, chunks());
   }
 
-  const batchSize = options.batchSize ?? 5_000;
-  const queryable = db as Queryable;
-  let inserted = 0;
-  for (let start = 0; start < count; start += batchSize) {
-    const end = Math.min(count, start + batchSize);
-    const values: unknown[] = [];
-    const tuples: string[] = [];
-    for (let k = start; k < end; k++) {
-      const fields = accountLine(protector, syntheticCitizen(startIndex + k), passwordHash, now).slice(0, -1).split('\t');
-      const o = values.length;
-      tuples.push(`(${fields.map((_, f) => `$${o + f + 1}`).join(', ')})`);
-      values.push(...fields);
+  // 12 parameters a row: 5,000 rows stay under PostgreSQL's 65,535 bind parameters per statement.
+  const batchSize = Math.min(options.batchSize ?? 5_000, 5_000);
+  const insertAll = async (q: Queryable) => {
+    let inserted = 0;
+    for (let start = 0; start < count; start += batchSize) {
+      const end = Math.min(count, start + batchSize);
+      const values: string[] = [];
+      const tuples: string[] = [];
+      for (let k = start; k < end; k++) {
+        const fields = rowLine(k).slice(0, -1).split('\t');
+        const o = values.length;
+        tuples.push(`(${fields.map((_, f) => `$${o + f + 1}`).join(', ')})`);
+        values.push(...fields);
+      }
+      inserted += (await q.query(`INSERT INTO accounts (${COPY_COLUMNS}) VALUES ${tuples.join(', ')}`, values)).rowCount ?? 0;
+      options.onProgress?.(inserted);
     }
-    const result = await queryable.query(`INSERT INTO accounts (${COPY_COLUMNS}) VALUES ${tuples.join(', ')}`, values);
-    inserted += result.rowCount ?? 0;
-    options.onProgress?.(inserted);
-  }
-  return inserted;
+    return inserted;
+  };
+  // All or nothing, like the COPY, when the caller hands us something that can open a transaction.
+  return 'transaction' in db ? (db as Database).transaction(insertAll) : insertAll(db as Queryable);
 }
 
 /** A dedicated connection with `schema` first on the search path, for seedCitizens' COPY. */
