@@ -51,10 +51,12 @@ export async function seedDemoData(runtime: Runtime): Promise<void> {
   }
 }
 
-async function upsertClient(runtime: Runtime, metadata: Record<string, unknown>, secret: string) {
+/** Creates the client, or brings an existing one up to date (a restart on another PORT or ISSUER moves its URIs). */
+async function upsertClient(runtime: Runtime, metadata: Record<string, unknown> & { client_id: string }, secret: string) {
   try {
     await runtime.clients.create(metadata, { clientSecret: secret });
   } catch (error) {
     if (!(error instanceof AppError && error.code === 'conflict')) throw error;
+    await runtime.clients.update(metadata.client_id, metadata);
   }
 }
