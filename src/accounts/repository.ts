@@ -1,8 +1,10 @@
 import type { Queryable } from '../db/database.ts';
 import type { AccountRow, NewAccountRow } from './types.ts';
 
-const COLUMNS = `id, kind, id_number_hash, id_number_enc, id_number_masked, name_enc, phone_hash, phone_enc, phone_masked,
-  phone_verified_at, password_hash, identity_verified_at, status, roles, created_at`;
+export const ACCOUNT_COLUMNS = `id, kind, id_number_hash, id_number_enc, id_number_masked, name_enc, phone_hash, phone_enc, phone_masked,
+  phone_verified_at, password_hash, identity_verified_at, status, roles, status_reason, closes_at, merged_into,
+  must_reset_password, legacy_password_hash, legacy_password_algorithm, created_at`;
+const COLUMNS = ACCOUNT_COLUMNS;
 
 /** Look-ups go through HMAC columns only: no query ever scans decrypted personal data. */
 export function createAccountRepository(db: Queryable) {
@@ -21,12 +23,12 @@ export function createAccountRepository(db: Queryable) {
     async insert(tx: Queryable, row: NewAccountRow): Promise<AccountRow | undefined> {
       const { rows } = await tx.query<AccountRow>(
         `INSERT INTO accounts (id_number_hash, id_number_enc, id_number_masked, name_enc, phone_hash, phone_enc, phone_masked,
-           phone_verified_at, password_hash, password_changed_at, identity_verified_at, identity_verified_by, roles)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, now(), now(), $9, $10)
+           phone_verified_at, password_hash, password_changed_at, identity_verified_at, identity_verified_by, roles, name_hash)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8, now(), now(), $9, $10, $11)
          ON CONFLICT DO NOTHING
          RETURNING ${COLUMNS}`,
         [row.idNumberHash, row.idNumberEnc, row.idNumberMasked, row.nameEnc, row.phoneHash, row.phoneEnc, row.phoneMasked,
-          row.passwordHash, row.identityVerifiedBy, row.roles ?? []]);
+          row.passwordHash, row.identityVerifiedBy, row.roles ?? [], row.nameHash]);
       return rows[0];
     },
     async updatePasswordHash(id: string, passwordHash: string): Promise<void> {

@@ -31,9 +31,10 @@ export function createAccountService(deps: {
     return {
       id: row.id,
       kind: row.kind,
-      idNumber: protector.decrypt(row.id_number_enc, 'accounts.id_number'),
+      // A closed account keeps no personal data: empty strings rather than nulls keep callers simple.
+      idNumber: row.id_number_enc ? protector.decrypt(row.id_number_enc, 'accounts.id_number') : '',
       idNumberMasked: row.id_number_masked,
-      name: protector.decrypt(row.name_enc, 'accounts.name'),
+      name: row.name_enc ? protector.decrypt(row.name_enc, 'accounts.name') : '',
       phone,
       phoneMasked: row.phone_masked,
       phoneVerified: row.phone_verified_at !== null,
@@ -41,6 +42,12 @@ export function createAccountService(deps: {
       status: row.status,
       roles: row.roles,
       identityVerifiedAt: row.identity_verified_at,
+      statusReason: row.status_reason,
+      closesAt: row.closes_at,
+      mergedInto: row.merged_into,
+      mustResetPassword: row.must_reset_password,
+      legacyPasswordHash: row.legacy_password_hash,
+      legacyPasswordAlgorithm: row.legacy_password_algorithm,
       createdAt: row.created_at,
     };
   }
@@ -117,6 +124,7 @@ export function createAccountService(deps: {
           idNumberEnc: protector.encrypt(details.idNumber, 'accounts.id_number'),
           idNumberMasked: actor,
           nameEnc: protector.encrypt(details.name, 'accounts.name'),
+          nameHash: protector.lookupHash('name', details.name),
           phoneHash,
           phoneEnc: protector.encrypt(details.phone, 'accounts.phone'),
           phoneMasked: maskPhone(details.phone),

@@ -12,6 +12,7 @@ import type { Runtime } from '../bootstrap/runtime.ts';
 import { AppError } from '../http/errors.ts';
 import { applyPageSecurityHeaders } from '../http/security-headers.ts';
 import { pickLocale, type Locale } from '../interactions/i18n.ts';
+import { createRelyingParty, readSignedCookie } from '../oidc/relying-party.ts';
 import { ct, type ConsoleMessageKey } from './messages.ts';
 import {
   auditPage, confirmPage, levelLabel, logoutPage, messagePage, overviewPage, POLICY_SCOPES,
@@ -28,7 +29,6 @@ const SESSION_COOKIE = 'console_session';
 const LOGIN_COOKIE = 'console_login';
 const LANG_COOKIE = 'console_lang';
 const COOKIE_PATH = '/console';
-const LOGIN_TTL_SECONDS = 10 * 60;
 const SCOPE = 'openid profile';
 const RECENT_TOKEN_EVENTS = 200;
 const AUDIT_LIMIT = 100;
@@ -78,7 +78,6 @@ export async function ensureConsoleClient(runtime: Runtime, issuer: string): Pro
   }
 }
 
-type LoginTransaction = { verifier: string; state: string; nonce: string };
 type Principal = { sessionId: string; session: ConsoleSession; account: Account; permissions: ReadonlySet<Permission>; user: ConsoleUser };
 type Body = Record<string, unknown> | undefined;
 type Query = Record<string, string | undefined>;
@@ -113,42 +112,19 @@ async function consolePlugin(scope: FastifyInstance, deps: ConsoleDeps, minLevel
   const nowSeconds = () => Math.floor(runtime.clock().getTime() / 1000);
   const sessions = createConsoleSessions({ hot: runtime.hot, idleSeconds: minLevel.idleSeconds, absoluteSeconds: minLevel.absoluteSeconds, now: nowSeconds });
 
-  let configuration: Promise<client.Configuration> | undefined;
-  // Lazy: the provider is this same server, not listening yet while routes are registered.
-  function getConfiguration(): Promise<client.Configuration> {
-    configuration ??= (async () => {
-      const registered = await runtime.clients.find(CONSOLE_CLIENT_ID);
-      const secret = registered?.client_secret;
+  const relyingParty = createRelyingParty({
+    issuer: base,
+    clientId: CONSOLE_CLIENT_ID,
+    clientSecret: async () => {
+      const secret = (await runtime.clients.find(CONSOLE_CLIENT_ID))?.client_secret;
       if (typeof secret !== 'string') throw new Error(`client "${CONSOLE_CLIENT_ID}" is not registered; call ensureConsoleClient first`);
-      return client.discovery(new URL(base), CONSOLE_CLIENT_ID, undefined, client.ClientSecretBasic(secret), {
-        execute: new URL(base).protocol === 'http:' ? [client.allowInsecureRequests] : [],
-        timeout: 10,
-      });
-    })().catch((error: unknown) => {
-      configuration = undefined;
-      throw error;
-    });
-    return configuration;
-  }
-
-  function readSignedCookie(request: FastifyRequest, name: string): string | undefined {
-    const raw = request.cookies[name];
-    if (!raw) return undefined;
-    const unsigned = request.unsignCookie(raw);
-    return unsigned.valid && unsigned.value !== null ? unsigned.value : undefined;
-  }
-
-  function readTransaction(request: FastifyRequest): LoginTransaction | undefined {
-    const value = readSignedCookie(request, LOGIN_COOKIE);
-    if (!value) return undefined;
-    try {
-      const { verifier, state, nonce } = (JSON.parse(Buffer.from(value, 'base64url').toString('utf8')) ?? {}) as Partial<Record<keyof LoginTransaction, unknown>>;
-      if (typeof verifier === 'string' && typeof state === 'string' && typeof nonce === 'string') return { verifier, state, nonce };
-    } catch {
-      // A malformed cookie is treated like a missing one.
-    }
-    return undefined;
-  }
+      return secret;
+    },
+    redirectUri,
+    scope: SCOPE,
+    loginCookie: LOGIN_COOKIE,
+    cookieOptions,
+  });
 
   function localeOf(request: FastifyRequest, reply: FastifyReply): Locale {
     const lang = (request.query as Query | undefined)?.lang;
@@ -252,24 +228,16 @@ async function consolePlugin(scope: FastifyInstance, deps: ConsoleDeps, minLevel
     if (!prompt && (await sessions.touch(readSignedCookie(request, SESSION_COOKIE)))) return reply.redirect('/console/', 302);
     let config: client.Configuration;
     try {
-      config = await getConfiguration();
+      config = await relyingParty.getConfiguration();
     } catch (error) {
       return unavailable(request, reply, error);
     }
-    const transaction: LoginTransaction = { verifier: client.randomPKCECodeVerifier(), state: client.randomState(), nonce: client.randomNonce() };
-    const parameters: Record<string, string> = {
-      redirect_uri: redirectUri,
-      scope: SCOPE,
-      code_challenge: await client.calculatePKCECodeChallenge(transaction.verifier),
-      code_challenge_method: 'S256',
-      state: transaction.state,
-      nonce: transaction.nonce,
+    const authorizationUrl = await relyingParty.startLogin(reply, config, {
       acr_values: catalog.acrFor(minLevel, 'uri'),
       ui_locales: locale,
       ...(prompt ? { prompt } : {}),
-    };
-    reply.setCookie(LOGIN_COOKIE, Buffer.from(JSON.stringify(transaction)).toString('base64url'), { ...cookieOptions, maxAge: LOGIN_TTL_SECONDS });
-    return reply.redirect(client.buildAuthorizationUrl(config, parameters).href, 302);
+    });
+    return reply.redirect(authorizationUrl.href, 302);
   });
 
   function unavailable(request: FastifyRequest, reply: FastifyReply, error: unknown) {
@@ -281,28 +249,19 @@ async function consolePlugin(scope: FastifyInstance, deps: ConsoleDeps, minLevel
   scope.get('/callback', async (request, reply) => {
     const ctx = pageContext(request, reply);
     const retry = [{ href: '/console/login', label: ct(ctx.locale, 'error.retry') }];
-    const transaction = readTransaction(request);
-    reply.clearCookie(LOGIN_COOKIE, { path: COOKIE_PATH });
+    const transaction = relyingParty.takeTransaction(request, reply);
     if (!transaction) return sendPage(reply, 400, messagePage(ctx, { title: ct(ctx.locale, 'error.title'), message: ct(ctx.locale, 'error.login'), links: retry }));
 
     let config: client.Configuration;
     try {
-      config = await getConfiguration();
+      config = await relyingParty.getConfiguration();
     } catch (error) {
       return unavailable(request, reply, error);
     }
-    const currentUrl = new URL(redirectUri);
-    currentUrl.search = new URL(request.url, base).search;
     let claims: client.IDToken;
     let idToken: string;
     try {
-      const tokens = await client.authorizationCodeGrant(config, currentUrl, {
-        pkceCodeVerifier: transaction.verifier, expectedState: transaction.state, expectedNonce: transaction.nonce, idTokenExpected: true,
-      });
-      const parsed = tokens.claims();
-      if (!parsed || !tokens.id_token) throw new client.ClientError('the token response has no ID token');
-      claims = parsed;
-      idToken = tokens.id_token;
+      ({ claims, idToken } = await relyingParty.redeemCode(config, request, transaction));
     } catch (error) {
       if (error instanceof client.AuthorizationResponseError || error instanceof client.ResponseBodyError || error instanceof client.ClientError) {
         const code = error instanceof client.ClientError ? error.code : error.error;
@@ -472,7 +431,7 @@ async function consolePlugin(scope: FastifyInstance, deps: ConsoleDeps, minLevel
     reply.clearCookie(SESSION_COOKIE, { path: COOKIE_PATH });
     let config: client.Configuration;
     try {
-      config = await getConfiguration();
+      config = await relyingParty.getConfiguration();
     } catch (error) {
       return unavailable(request, reply, error);
     }

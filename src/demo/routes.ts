@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createRemoteJWKSet } from 'jose';
 import type { JWTVerifyGetKey } from 'jose';
 import * as client from 'openid-client';
+import { createRelyingParty, readSignedCookie } from '../oidc/relying-party.ts';
 import { createLogoutTokenVerifier, LogoutTokenError } from './logout-token.ts';
 import type { LogoutTokenSubject } from './logout-token.ts';
 import { DEMO_CSP, errorPage, loggedInPage, loggedOutPage } from './pages.ts';
@@ -19,12 +20,9 @@ type DemoSession = {
   endedByBackchannelAt?: string;
 };
 
-type LoginTransaction = { verifier: string; state: string; nonce: string };
-
 const LOGIN_COOKIE = 'demo_login';
 const SESSION_COOKIE = 'demo_session';
 const COOKIE_PATH = '/demo';
-const LOGIN_TTL_SECONDS = 10 * 60;
 const SESSION_TTL_MS = 8 * 60 * 60 * 1000;
 const MAX_SESSIONS = 1_000;
 const MAX_LOGGED_LOGOUTS = 1_000;
@@ -56,41 +54,30 @@ async function demoPlugin(scope: FastifyInstance, options: DemoOptions) {
   const postLogoutRedirectUri = `${base}/demo/`;
   const secureCookies = new URL(base).protocol === 'https:';
   const sessions = new Map<string, DemoSession>();
-
-  let configuration: Promise<client.Configuration> | undefined;
-  // Lazy: the provider is this same server, which is not listening yet when routes are registered.
-  function getConfiguration(): Promise<client.Configuration> {
-    configuration ??= client.discovery(new URL(base), options.clientId, undefined, client.ClientSecretBasic(options.clientSecret), {
-      execute: new URL(base).protocol === 'http:' ? [client.allowInsecureRequests] : [],
-      timeout: 10,
-    }).catch((error: unknown) => {
-      configuration = undefined;
-      throw error;
-    });
-    return configuration;
-  }
+  const cookieOptions = { path: COOKIE_PATH, httpOnly: true, sameSite: 'lax', secure: secureCookies, signed: true } as const;
+  const relyingParty = createRelyingParty({
+    issuer: base,
+    clientId: options.clientId,
+    clientSecret: async () => options.clientSecret,
+    redirectUri,
+    scope: SCOPE,
+    loginCookie: LOGIN_COOKIE,
+    cookieOptions,
+  });
 
   let jwks: JWTVerifyGetKey | undefined;
   const verifyLogoutToken = createLogoutTokenVerifier({
     audience: options.clientId,
-    issuer: async () => (await getConfiguration()).serverMetadata().issuer,
+    issuer: async () => (await relyingParty.getConfiguration()).serverMetadata().issuer,
     keys: async () => {
       if (jwks) return jwks;
-      const jwksUri = (await getConfiguration()).serverMetadata().jwks_uri;
+      const jwksUri = (await relyingParty.getConfiguration()).serverMetadata().jwks_uri;
       if (!jwksUri) throw new LogoutTokenError('provider metadata has no jwks_uri');
       jwks = createRemoteJWKSet(new URL(jwksUri));
       return jwks;
     },
   });
 
-  const cookieOptions = { path: COOKIE_PATH, httpOnly: true, sameSite: 'lax', secure: secureCookies, signed: true } as const;
-
-  function readSignedCookie(request: FastifyRequest, name: string): string | undefined {
-    const raw = request.cookies[name];
-    if (!raw) return undefined;
-    const unsigned = request.unsignCookie(raw);
-    return unsigned.valid && unsigned.value !== null ? unsigned.value : undefined;
-  }
 
   function currentSession(request: FastifyRequest): { id: string; session: DemoSession } | undefined {
     const id = readSignedCookie(request, SESSION_COOKIE);
@@ -112,19 +99,6 @@ async function demoPlugin(scope: FastifyInstance, options: DemoOptions) {
     const id = randomBytes(32).toString('base64url');
     sessions.set(id, session);
     return id;
-  }
-
-  function readTransaction(request: FastifyRequest): LoginTransaction | undefined {
-    const value = readSignedCookie(request, LOGIN_COOKIE);
-    if (!value) return undefined;
-    try {
-      const parsed: unknown = JSON.parse(Buffer.from(value, 'base64url').toString('utf8'));
-      const { verifier, state, nonce } = (parsed ?? {}) as Partial<Record<keyof LoginTransaction, unknown>>;
-      if (typeof verifier === 'string' && typeof state === 'string' && typeof nonce === 'string') return { verifier, state, nonce };
-    } catch {
-      // A malformed cookie is treated like a missing one.
-    }
-    return undefined;
   }
 
   function sendHtml(reply: FastifyReply, status: number, html: string) {
@@ -170,29 +144,17 @@ async function demoPlugin(scope: FastifyInstance, options: DemoOptions) {
   scope.get<{ Querystring: { prompt?: unknown } }>('/login', async (request, reply) => {
     let config: client.Configuration;
     try {
-      config = await getConfiguration();
+      config = await relyingParty.getConfiguration();
     } catch (error) {
       return sendUnavailable(request, reply, error);
     }
-    const transaction: LoginTransaction = { verifier: client.randomPKCECodeVerifier(), state: client.randomState(), nonce: client.randomNonce() };
-    const parameters: Record<string, string> = {
-      redirect_uri: redirectUri,
-      scope: SCOPE,
-      code_challenge: await client.calculatePKCECodeChallenge(transaction.verifier),
-      code_challenge_method: 'S256',
-      state: transaction.state,
-      nonce: transaction.nonce,
-    };
     const { prompt } = request.query;
-    if (typeof prompt === 'string' && PROMPTS.has(prompt)) parameters.prompt = prompt;
-
-    reply.setCookie(LOGIN_COOKIE, Buffer.from(JSON.stringify(transaction)).toString('base64url'), { ...cookieOptions, maxAge: LOGIN_TTL_SECONDS });
-    return reply.redirect(client.buildAuthorizationUrl(config, parameters).href, 302);
+    const authorizationUrl = await relyingParty.startLogin(reply, config, typeof prompt === 'string' && PROMPTS.has(prompt) ? { prompt } : {});
+    return reply.redirect(authorizationUrl.href, 302);
   });
 
   scope.get<{ Querystring: { error?: unknown } }>('/callback', async (request, reply) => {
-    const transaction = readTransaction(request);
-    reply.clearCookie(LOGIN_COOKIE, { path: COOKIE_PATH });
+    const transaction = relyingParty.takeTransaction(request, reply);
     if (!transaction) {
       // Without our state we cannot tie the response to a login we started; only a well-formed code is shown.
       const reported = request.query.error;
@@ -202,29 +164,19 @@ async function demoPlugin(scope: FastifyInstance, options: DemoOptions) {
 
     let config: client.Configuration;
     try {
-      config = await getConfiguration();
+      config = await relyingParty.getConfiguration();
     } catch (error) {
       return sendUnavailable(request, reply, error);
     }
 
-    const currentUrl = new URL(redirectUri);
-    currentUrl.search = new URL(request.url, 'http://localhost').search;
-
     let session: DemoSession;
     try {
-      const tokens = await client.authorizationCodeGrant(config, currentUrl, {
-        pkceCodeVerifier: transaction.verifier,
-        expectedState: transaction.state,
-        expectedNonce: transaction.nonce,
-        idTokenExpected: true,
-      });
-      const claims = tokens.claims();
-      if (!claims || !tokens.id_token) throw new client.ClientError('the token response has no ID token');
-      const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
+      const { claims, idToken, accessToken } = await relyingParty.redeemCode(config, request, transaction);
+      const userinfo = await client.fetchUserInfo(config, accessToken, claims.sub);
       session = {
         claims,
         userinfo,
-        idToken: tokens.id_token,
+        idToken,
         ...(typeof claims.sid === 'string' ? { sid: claims.sid } : {}),
         createdAt: Date.now(),
       };
@@ -243,7 +195,7 @@ async function demoPlugin(scope: FastifyInstance, options: DemoOptions) {
 
     let config: client.Configuration;
     try {
-      config = await getConfiguration();
+      config = await relyingParty.getConfiguration();
     } catch (error) {
       return sendUnavailable(request, reply, error);
     }

@@ -1,33 +1,14 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page, type Response } from 'playwright-core';
+import type { Page, Response } from 'playwright-core';
 import t from 'tap';
 import { DEMO_CITIZENS, seedDemoData } from '../../src/bootstrap/demo-data.ts';
 import { demoBackchannelLogouts } from '../../src/demo/routes.ts';
 import { startTestServer } from '../helpers/app.ts';
+import {
+  BRAND_RED, chromiumSkip, INTERACTION_PATH, launchChromium, newContext, screenshotDir, unlabelledInputs, visibleText, watchPageProblems,
+} from '../helpers/browser.ts';
 import { buildPhone, nextRegisterCitizen } from '../helpers/builders.ts';
 import { latestCode } from '../helpers/oidc.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ACTION_TIMEOUT_MS = 15_000;
-const BRAND_RED = 'rgb(184, 17, 29)'; // --brand in src/interactions/assets/app.css
-const INTERACTION_PATH = /^\/interaction\/[^/]+$/;
-
-/**
- * Screenshots go to E2E_SCREENSHOT_DIR when set (and are kept there for a person to look at); otherwise
- * to a fresh temporary directory that is removed afterwards. Never into the repository.
- */
-function screenshotDir(t: { teardown(fn: () => unknown): void }): string {
-  const wanted = process.env.E2E_SCREENSHOT_DIR;
-  if (wanted) {
-    mkdirSync(wanted, { recursive: true });
-    return wanted;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'idp-e2e-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 /** The ID-token claims table of the demo page, as text per claim name. */
 async function claimsOf(page: Page): Promise<Record<string, string>> {
@@ -42,50 +23,23 @@ async function userinfoOf(page: Page): Promise<Record<string, unknown>> {
   return JSON.parse((await page.locator('#userinfo').textContent()) ?? '{}') as Record<string, unknown>;
 }
 
-/** Visible form controls (not hidden inputs) that have no label with text. */
-async function unlabelledInputs(page: Page): Promise<string[]> {
-  return page.locator('input:not([type=hidden]), select, textarea').evaluateAll((inputs) => inputs
-    .filter((input) => {
-      const labels = Array.from((input as HTMLInputElement).labels ?? []);
-      return !labels.some((label) => (label.textContent ?? '').trim() !== '');
-    })
-    .map((input) => input.getAttribute('name') ?? input.outerHTML));
-}
-
-/** What a person would read on the page, for failure messages. */
-async function visibleText(page: Page): Promise<string> {
-  return (await page.locator('body').innerText({ timeout: 2_000 }).catch(() => '(no page)')).replace(/\s+/g, ' ').slice(0, 500);
-}
-
 const isDocument = (path: RegExp) => (response: Response) =>
   response.request().isNavigationRequest() && path.test(new URL(response.url()).pathname);
 
 t.test('a citizen registers, signs in to the demo portal, logs out everywhere and signs in again, in a real browser',
-  { skip: existsSync(CHROMIUM) ? false : `Chromium not installed at ${CHROMIUM} (apt-get install chromium)` },
+  { skip: chromiumSkip },
   async (t) => {
     const { runtime, issuer } = await startTestServer(t, { env: { DEMO_DATA: 'true' } });
     t.ok(runtime.config.demoData, 'DEMO_DATA=true turns the demo relying party on (buildApp registers /demo from config.demoData)');
     await seedDemoData(runtime);
 
-    const browser: Browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      timeout: 30_000,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
-    // Teardowns run last-registered first: the browser closes before the server and database go.
-    t.teardown(() => browser.close());
+    const browser = await launchChromium(t);
     const shots = screenshotDir(t);
     t.comment(`screenshots: ${shots}`);
 
-    const context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
-    context.setDefaultTimeout(ACTION_TIMEOUT_MS);
-    context.setDefaultNavigationTimeout(ACTION_TIMEOUT_MS);
+    const context = await newContext(browser, { width: 1000, height: 800 });
     const page = await context.newPage();
-    const consoleProblems: string[] = [];
-    page.on('console', (message) => { if (message.type() === 'error' || message.type() === 'warning') consoleProblems.push(message.text()); });
-    page.on('pageerror', (error) => consoleProblems.push(String(error)));
-    page.on('response', (response) => { if (response.status() >= 400) consoleProblems.push(`HTTP ${response.status()} ${response.url()}`); });
+    const consoleProblems = watchPageProblems(page, { responses: true });
 
     const demoHome = `${issuer}/demo/`;
     // The demo citizens are the first sandbox-register entries and seedDemoData already registered them.

@@ -1,57 +1,17 @@
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import * as client from 'openid-client';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import t from 'tap';
 import { grantRoles, startConsoleServer } from '../console/console-server.ts';
+import {
+  BRAND_RED, chromiumSkip, INTERACTION_PATH, launchChromium, newContext, screenshotDir, unlabelledInputs, visibleText, watchPageProblems,
+} from '../helpers/browser.ts';
 import { buildCitizen } from '../helpers/builders.ts';
 import { latestCode } from '../helpers/oidc.ts';
 import { freePort } from '../helpers/runtime.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ACTION_TIMEOUT_MS = 15_000;
-const BRAND_RED = 'rgb(184, 17, 29)'; // --brand in src/interactions/assets/app.css
-const INTERACTION_PATH = /^\/interaction\/[^/]+$/;
-
-function screenshotDir(t: { teardown(fn: () => unknown): void }): string {
-  const wanted = process.env.E2E_SCREENSHOT_DIR;
-  if (wanted) {
-    mkdirSync(wanted, { recursive: true });
-    return wanted;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'idp-e2e-console-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-async function unlabelledInputs(page: Page): Promise<string[]> {
-  return page.locator('input:not([type=hidden]), select, textarea').evaluateAll((inputs) => inputs
-    .filter((input) => !Array.from((input as HTMLInputElement).labels ?? []).some((label) => (label.textContent ?? '').trim() !== ''))
-    .map((input) => input.getAttribute('name') ?? input.outerHTML));
-}
-
-async function visibleText(page: Page): Promise<string> {
-  return (await page.locator('body').innerText({ timeout: 2_000 }).catch(() => '(no page)')).replace(/\s+/g, ' ').slice(0, 500);
-}
-
-function watchProblems(page: Page): string[] {
-  const problems: string[] = [];
-  page.on('console', (message) => { if (message.type() === 'error' || message.type() === 'warning') problems.push(message.text()); });
-  page.on('pageerror', (error) => problems.push(String(error)));
-  return problems;
-}
-
-async function newContext(browser: Browser): Promise<BrowserContext> {
-  const context = await browser.newContext({ viewport: { width: 1200, height: 900 } });
-  context.setDefaultTimeout(ACTION_TIMEOUT_MS);
-  context.setDefaultNavigationTimeout(ACTION_TIMEOUT_MS);
-  return context;
-}
-
 t.test('an admin raises a relying party to L2 in the console; the next citizen login there needs the SMS step-up',
-  { skip: existsSync(CHROMIUM) ? false : `Chromium not installed at ${CHROMIUM} (apt-get install chromium)` },
+  { skip: chromiumSkip },
   async (t) => {
     const { runtime, issuer } = await startConsoleServer(t, { ADMIN_CONSOLE_LEVEL: 'L2', SMS_COOLDOWN_SECONDS: '1' });
 
@@ -71,20 +31,14 @@ t.test('an admin raises a relying party to L2 in the console; the next citizen l
     await grantRoles(runtime, admin.account.id, ['policy_admin']);
     const citizen = await buildCitizen(runtime);
 
-    const browser: Browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      timeout: 30_000,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
-    t.teardown(() => browser.close());
-    const shots = screenshotDir(t);
+    const browser = await launchChromium(t);
+    const shots = screenshotDir(t, 'idp-e2e-console-');
     t.comment(`screenshots: ${shots}`);
 
     // The admin, in the console.
-    const adminContext = await newContext(browser);
+    const adminContext = await newContext(browser, { width: 1200, height: 900 });
     const page = await adminContext.newPage();
-    const adminProblems = watchProblems(page);
+    const adminProblems = watchPageProblems(page);
     await page.goto(`${issuer}/console/`);
     await page.waitForURL((url) => INTERACTION_PATH.test(url.pathname));
     await page.getByLabel('身份证号码或手机号码').fill(admin.idNumber);
@@ -137,7 +91,7 @@ t.test('an admin raises a relying party to L2 in the console; the next citizen l
     const authorizeUrl = client.buildAuthorizationUrl(config, {
       redirect_uri: rpCallback, scope: 'openid', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 'e2e',
     });
-    const citizenContext = await newContext(browser);
+    const citizenContext = await newContext(browser, { width: 1200, height: 900 });
     const citizenPage = await citizenContext.newPage();
     await citizenPage.goto(authorizeUrl.href);
     await citizenPage.waitForURL((url) => INTERACTION_PATH.test(url.pathname));

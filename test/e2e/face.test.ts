@@ -1,37 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Fastify from 'fastify';
-import { chromium, type Browser, type Page, type Response } from 'playwright-core';
+import type { Page, Response } from 'playwright-core';
 import t from 'tap';
 import { startTestServer } from '../helpers/app.ts';
+import { chromiumSkip, launchChromium, newContext, screenshotDir, visibleText, watchPageProblems } from '../helpers/browser.ts';
 import { buildCitizen } from '../helpers/builders.ts';
 import { latestCode } from '../helpers/oidc.ts';
-
-const CHROMIUM = '/usr/bin/chromium';
-const ACTION_TIMEOUT_MS = 15_000;
-
-/**
- * Screenshots go to E2E_SCREENSHOT_DIR when set (and are kept there for a person to look at); otherwise
- * to a fresh temporary directory that is removed afterwards. Never into the repository.
- */
-function screenshotDir(t: { teardown(fn: () => unknown): void }): string {
-  const wanted = process.env.E2E_SCREENSHOT_DIR;
-  if (wanted) {
-    mkdirSync(wanted, { recursive: true });
-    return wanted;
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'idp-e2e-face-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-/** What a person would read on the page, for failure messages. */
-async function visibleText(page: Page): Promise<string> {
-  return (await page.locator('body').innerText({ timeout: 2_000 }).catch(() => '(no page)')).replace(/\s+/g, ' ').slice(0, 500);
-}
 
 /** Text of one element, whitespace collapsed. */
 async function textOf(page: Page, selector: string): Promise<string> {
@@ -47,7 +23,7 @@ function jwtPayload(jwt: string): Record<string, unknown> {
 }
 
 t.test('a citizen steps up to L3 with SMS and face (consent, sandbox vendor capture) in a real browser',
-  { skip: existsSync(CHROMIUM) ? false : `Chromium not installed at ${CHROMIUM} (apt-get install chromium)` },
+  { skip: chromiumSkip },
   async (t) => {
     const { runtime, issuer } = await startTestServer(t, { env: { SMS_COOLDOWN_SECONDS: '1' } });
     t.ok(runtime.face, 'a face service is configured (the sandbox vendor in tests)');
@@ -82,28 +58,13 @@ t.test('a citizen steps up to L3 with SMS and face (consent, sandbox vendor capt
       code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
     })) authorizationUrl.searchParams.set(key, value);
 
-    const browser: Browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      timeout: 30_000,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-        '--disable-component-update', '--disable-sync'],
-    });
-    // Teardowns run last-registered first: the browser closes before the servers and database go.
-    t.teardown(() => browser.close());
-    const shots = screenshotDir(t);
+    const browser = await launchChromium(t);
+    const shots = screenshotDir(t, 'idp-e2e-face-');
     t.comment(`screenshots: ${shots}`);
 
-    const context = await browser.newContext({ viewport: { width: 1000, height: 800 } });
-    context.setDefaultTimeout(ACTION_TIMEOUT_MS);
-    context.setDefaultNavigationTimeout(ACTION_TIMEOUT_MS);
+    const context = await newContext(browser, { width: 1000, height: 800 });
     const page = await context.newPage();
-    const consoleProblems: string[] = [];
-    page.on('console', (message) => {
-      if (message.type() === 'error' || message.type() === 'warning') consoleProblems.push(`${message.text()} (${message.location().url || page.url()})`);
-    });
-    page.on('pageerror', (error) => consoleProblems.push(String(error)));
-    // Failed loads; a favicon 404 shows up only as a console message, with its URL from message.location().
-    context.on('response', (response) => { if (response.status() >= 400) consoleProblems.push(`HTTP ${response.status()} ${response.url()}`); });
+    const consoleProblems = watchPageProblems(page, { responses: true, locations: true });
 
     /** Waits for an element, and on failure says where the browser is and what it shows. */
     async function expectVisible(selector: string, what: string) {
