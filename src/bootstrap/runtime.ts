@@ -42,6 +42,7 @@ import { auditProviderEvents } from '../oidc/audit-hooks.ts';
 import { createClientService, type ClientService } from '../oidc/clients/service.ts';
 import { createOidcProvider, PROVIDER_SCOPES } from '../oidc/provider.ts';
 import { createSigningKeyStore } from '../oidc/signing-keys.ts';
+import { createSessionTerminator, type EndAllSessions } from '../oidc/session-termination.ts';
 
 export type RuntimeOptions = {
   /** Schema on the search path (tests give each file its own). */
@@ -74,6 +75,8 @@ export type Runtime = {
   assurance: AssuranceEvaluator;
   /** Absent when FACE_SERVICE_ENABLED=false. */
   face?: FaceVerification;
+  /** Ends every session of an account everywhere (back-channel logout included). */
+  endAllSessions: EndAllSessions;
   /** Absent when BANK_CARD_ENABLED=false. */
   bankCard?: BankCardVerification;
   clock: () => Date;
@@ -219,6 +222,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       config, db, hot, protector, audit, accounts, otp, clients, provider, password, sms, smsGateway, populationRegister, sandboxSms,
       csrf: createCsrf({ secret: config.cookieSecrets[0], secure: config.issuer.startsWith('https://'), protector }),
       catalog, policies, proofing, assurance, face, bankCard, clock,
+      endAllSessions: createSessionTerminator({ db, provider, audit }),
       signingKeyOrigins: origins,
       embeddedPostgres,
       close: closeAll,
