@@ -91,6 +91,7 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
   await registerAdminRoutes(app, {
     provider: runtime.provider, clients: runtime.clients, audit: runtime.audit, accounts: runtime.accounts, catalog: runtime.catalog,
     policies: runtime.policies, consoleLevel: config.adminConsoleLevel, sandboxSms: runtime.sandboxSms,
+    accountAdmin: runtime.accountAdmin, registry: runtime.registrySync,
   });
 
   if (config.demoData) {

@@ -8,6 +8,9 @@ import type { ClientService } from '../oidc/clients/service.ts';
 import type { AccountService } from '../accounts/service.ts';
 import type { LevelCatalog } from '../assurance/levels.ts';
 import type { PolicyService } from '../assurance/policy-service.ts';
+import type { AccountAdminService } from '../accounts/admin-service.ts';
+import type { RegistrySync } from '../accounts/registry-sync.ts';
+import { registerAccountAdminRoutes } from './accounts-routes.ts';
 import { assertPermission, createAdminAuth, type AdminPrincipal } from './auth.ts';
 import type { Permission } from './permissions.ts';
 import { auditQuery, clientIdParams, clientMetadataBody, policyBody, policyQuery } from './schemas.ts';
@@ -20,6 +23,8 @@ export type AdminDeps = {
   catalog: LevelCatalog;
   policies: PolicyService;
   consoleLevel: string;
+  accountAdmin: AccountAdminService;
+  registry: RegistrySync;
   sandboxSms?: SandboxSmsGateway;
 };
 
@@ -90,6 +95,8 @@ export async function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps)
       if (event && !(AUDIT_EVENTS as readonly string[]).includes(event)) throw invalidInput(`Unknown audit event "${event}".`);
       return { events: await deps.audit.list({ event: event as AuditEventName | undefined, accountId: request.query.account_id, clientId: request.query.client_id, limit: request.query.limit }) };
     });
+
+    await registerAccountAdminRoutes(scope, { accounts: deps.accountAdmin, registry: deps.registry });
 
     // The sandbox SMS outbox, so developers and tests can read codes; absent whenever a real gateway is configured.
     scope.get('/levels', { config: needs('policies:read') }, async () => ({

@@ -11,7 +11,7 @@ export function createProofingRepository(db: Database, catalog: LevelCatalog) {
     async best(accountId: string): Promise<string | null> {
       const { rows } = await db.query<{ verified: boolean; extra: string[] }>(
         `SELECT identity_verified_by IS NOT NULL AS verified,
-                ARRAY(SELECT proofing FROM account_proofings p WHERE p.account_id = a.id) AS extra
+                ARRAY(SELECT proofing FROM account_proofings p WHERE p.account_id = a.id AND p.revoked_at IS NULL) AS extra
          FROM accounts a WHERE id = $1`, [accountId]);
       if (!rows[0]) return null;
       let best = rows[0].verified ? 'register_verified' : 'self_asserted';

@@ -19,7 +19,7 @@ import { createRateLimiter } from '../cache/rate-limiter.ts';
 import { createRedisStore } from '../cache/redis-store.ts';
 import type { Config } from '../config/types.ts';
 import { createHttpPopulationRegister } from '../connectors/population-register/http-client.ts';
-import { loadSandboxCitizens, startSandboxPopulationRegister } from '../connectors/population-register/sandbox-register.ts';
+import { loadSandboxCitizens, startSandboxPopulationRegister, type SandboxPopulationRegister } from '../connectors/population-register/sandbox-register.ts';
 import type { PopulationRegister } from '../connectors/population-register/types.ts';
 import { createBankCardVerification, type BankCardVerification } from '../authn/bank-card/bank-card-verification.ts';
 import { createHttpBankCardVerifier } from '../connectors/bank-card/http-client.ts';
@@ -43,6 +43,8 @@ import { createClientService, type ClientService } from '../oidc/clients/service
 import { createOidcProvider, PROVIDER_SCOPES } from '../oidc/provider.ts';
 import { createSigningKeyStore } from '../oidc/signing-keys.ts';
 import { createSessionTerminator, type EndAllSessions } from '../oidc/session-termination.ts';
+import { createAccountAdminService, type AccountAdminService } from '../accounts/admin-service.ts';
+import { createRegistrySync, type RegistrySync } from '../accounts/registry-sync.ts';
 
 export type RuntimeOptions = {
   /** Schema on the search path (tests give each file its own). */
@@ -68,6 +70,8 @@ export type Runtime = {
   smsGateway: SmsGateway;
   populationRegister: PopulationRegister;
   sandboxSms?: SandboxSmsGateway;
+  /** The sandbox population register, when configured: tests publish registry events through it. */
+  sandboxRegister?: SandboxPopulationRegister;
   csrf: Csrf;
   catalog: LevelCatalog;
   policies: PolicyService;
@@ -77,6 +81,8 @@ export type Runtime = {
   face?: FaceVerification;
   /** Ends every session of an account everywhere (back-channel logout included). */
   endAllSessions: EndAllSessions;
+  accountAdmin: AccountAdminService;
+  registrySync: RegistrySync;
   /** Absent when BANK_CARD_ENABLED=false. */
   bankCard?: BankCardVerification;
   clock: () => Date;
@@ -126,8 +132,9 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     const smsGateway = createHttpSmsGateway({ url: smsUrl!, appId: config.sms.appId, secret: config.sms.secret, timeoutMs: config.sms.timeoutMs });
 
     let registerUrl = config.populationRegister.url;
+    let sandboxRegister: SandboxPopulationRegister | undefined;
     if (config.populationRegister.provider === 'sandbox') {
-      const sandbox = await startSandboxPopulationRegister({
+      const sandbox = sandboxRegister = await startSandboxPopulationRegister({
         appId: config.populationRegister.appId, secret: config.populationRegister.secret,
         citizens: await loadSandboxCitizens(config.populationRegister.sandboxCitizensFile),
       });
@@ -209,6 +216,16 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     provider = createOidcProvider({ config, db, hot, clients, accounts, keys, pages: providerPages, catalog, assurance });
     auditProviderEvents(provider, audit, (error) => log('error', 'oidc-provider server error', error));
 
+    const endAllSessions = createSessionTerminator({ db, provider, audit });
+    const registrySync = createRegistrySync({ db, register: populationRegister, protector, audit, endAllSessions });
+    if (config.registryPollSeconds > 0) {
+      const poll = setInterval(() => {
+        registrySync.pollOnce().catch((error) => log('warn', 'population register feed poll failed', error));
+      }, config.registryPollSeconds * 1000);
+      poll.unref();
+      closers.push(async () => clearInterval(poll));
+    }
+
     // Expired durable artefacts and hot rows are swept in the background; reads already ignore them.
     const sweep = setInterval(() => {
       sweepExpiredPayloads(db).catch((error) => log('warn', 'sweep failed', error));
@@ -219,10 +236,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     closers.push(async () => clearInterval(sweep));
 
     return {
-      config, db, hot, protector, audit, accounts, otp, clients, provider, password, sms, smsGateway, populationRegister, sandboxSms,
+      config, db, hot, protector, audit, accounts, otp, clients, provider, password, sms, smsGateway, populationRegister, sandboxSms, sandboxRegister,
       csrf: createCsrf({ secret: config.cookieSecrets[0], secure: config.issuer.startsWith('https://'), protector }),
       catalog, policies, proofing, assurance, face, bankCard, clock,
-      endAllSessions: createSessionTerminator({ db, provider, audit }),
+      endAllSessions, accountAdmin: createAccountAdminService({ db, protector, audit, endAllSessions }),
+      registrySync,
       signingKeyOrigins: origins,
       embeddedPostgres,
       close: closeAll,

@@ -79,6 +79,8 @@ export type Config = Readonly<{
   pairwiseSalt: string;
   /** The assurance level table (config/levels.json by default). */
   levelsFile: string;
+  /** How often the population register's change feed is read (0 = never automatically). */
+  registryPollSeconds: number;
   /** The level an admin must have signed in at before the console or a person's token may act. */
   adminConsoleLevel: string;
   /** Hosts on private or loopback addresses that outgoing provider requests (back-channel logout) may reach. */

@@ -2,8 +2,13 @@ import { readFile } from 'node:fs/promises';
 import { idNumberCheckChar, validateIdNumber } from '../../identity/id-number.ts';
 import { invalidRequest, isPlainObject, startSignedSandbox } from '../sandbox-server.ts';
 import type { RunningSandbox } from '../sandbox-server.ts';
-import { IDENTITY_VERIFY_PATH } from './http-client.ts';
-import type { IdentityClaim } from './types.ts';
+import { IDENTITY_VERIFY_PATH, REGISTRY_EVENTS_PATH } from './http-client.ts';
+import type { IdentityClaim, RegistryEvent } from './types.ts';
+
+export type SandboxPopulationRegister = RunningSandbox & {
+  /** Tests and developers record a death, a corrected ID number or a changed name; it appears in the feed. */
+  publishEvent(event: RegistryEvent): void;
+};
 
 export type SandboxCitizen = Readonly<IdentityClaim>;
 
@@ -59,9 +64,10 @@ export async function startSandboxPopulationRegister(options: {
   citizens: readonly IdentityClaim[];
   host?: string;
   port?: number;
-}): Promise<RunningSandbox> {
+}): Promise<SandboxPopulationRegister> {
   const pairs = new Set(parseSandboxCitizens(options.citizens).map((c) => `${c.idNumber}\u0000${c.name}`));
-  return startSignedSandbox({
+  const feed: RegistryEvent[] = [];
+  const sandbox = await startSignedSandbox({
     appId: options.appId,
     secret: options.secret,
     host: options.host,
@@ -79,6 +85,26 @@ export async function startSandboxPopulationRegister(options: {
           return { status: 200, body: { match: pairs.has(`${body.idNumber}\u0000${body.name}`) } };
         },
       },
+      {
+        // The cursor is the position in the feed; a real register's cursor is opaque to us as well.
+        path: REGISTRY_EVENTS_PATH,
+        handle(body) {
+          if (!isPlainObject(body)) return invalidRequest('the body must be a JSON object');
+          const cursor = body.cursor === null || body.cursor === undefined ? 0 : Number(body.cursor);
+          const limit = Number(body.limit ?? 100);
+          if (!Number.isInteger(cursor) || cursor < 0 || !Number.isInteger(limit) || limit < 1 || limit > 1000) {
+            return invalidRequest('cursor must be null or a position, limit 1 to 1000');
+          }
+          const events = feed.slice(cursor, cursor + limit);
+          return { status: 200, body: { events, cursor: String(cursor + events.length) } };
+        },
+      },
     ],
   });
+  return {
+    ...sandbox,
+    publishEvent(event) {
+      feed.push(event);
+    },
+  };
 }
