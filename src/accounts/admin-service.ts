@@ -5,6 +5,7 @@ import type { DataProtector } from '../identity/data-protection.ts';
 import { validateIdNumber } from '../identity/id-number.ts';
 import { normalizeMainlandMobile } from '../identity/phone.ts';
 import { AppError, invalidInput, notFound } from '../http/errors.ts';
+import { ADMIN_ROLES } from '../admin/permissions.ts';
 import { ACCOUNT_COLUMNS } from './repository.ts';
 import type { AccountRow } from './types.ts';
 
@@ -144,6 +145,20 @@ export function createAccountAdminService(deps: {
         await deps.audit.recordWithin(tx, { event: 'admin.account.proofing_reset', result: 'success', actor: actor.name, accountId: id, ip: actor.ip, detail: { reason, to: input.to, revoked: revoked.rowCount } });
         return { to: input.to, revoked: revoked.rowCount ?? 0 };
       });
+    },
+
+    /** Admin roles are granted by staff only, never by the person; changes end the person's sessions. */
+    async changeRole(id: string, role: string | undefined, grant: boolean, reason: unknown, actor: AdminActor) {
+      const why = requireReason(reason);
+      if (!role || !(ADMIN_ROLES as readonly string[]).includes(role)) throw invalidInput(`Unknown role; roles: ${ADMIN_ROLES.join(', ')}.`, { field: 'role' });
+      const roles = await deps.db.transaction(async (tx) => {
+        const row = await load(tx, id, true);
+        const next = grant ? [...new Set([...row.roles, role])] : row.roles.filter((r) => r !== role);
+        await tx.query('UPDATE accounts SET roles = $2, updated_at = now() WHERE id = $1', [id, next]);
+        await deps.audit.recordWithin(tx, { event: 'admin.account.roles_changed', result: 'success', actor: actor.name, accountId: id, ip: actor.ip, detail: { reason: why, before: row.roles, after: next } });
+        return next;
+      });
+      return { roles };
     },
 
     /**

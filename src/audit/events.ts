@@ -48,6 +48,7 @@ export const AUDIT_EVENTS = [
   'admin.account.proofing_reset',
   'admin.account.merged',
   'admin.account.phone_changed',
+  'admin.account.roles_changed',
   'registry.event_applied',
 ] as const;
 
