@@ -3,6 +3,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import { registerAdminRoutes } from './admin/routes.ts';
+import type { Verified } from './authn/types.ts';
+import { upstreamChoices } from './federation/pages.ts';
+import { registerFederationRoutes } from './federation/routes.ts';
 import { registerConsoleRoutes } from './console/routes.ts';
 import type { Runtime } from './bootstrap/runtime.ts';
 import { registerDemoRoutes } from './demo/routes.ts';
@@ -58,6 +61,7 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
   const { face } = runtime;
   const kit = createInteractionKit({
     provider: runtime.provider, csrf: runtime.csrf, clock: runtime.clock,
+    upstreamChoices: runtime.upstreams.length > 0 ? (locale, uid) => upstreamChoices(runtime.upstreams, locale, uid) : undefined,
     onVerified: async (verified) => {
       if (face && verified.method !== 'face') await face.clearFailures(verified.accountId);
     },
@@ -87,6 +91,15 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
     stepUp,
     pendingRegistrationSeconds: config.otp.ttlSeconds * 2,
   });
+
+  if (runtime.upstreams.length > 0) {
+    await registerFederationRoutes(app, {
+      issuer: config.issuer, upstreams: runtime.upstreams, provider: runtime.provider, kit, hot: runtime.hot, db: runtime.db,
+      protector: runtime.protector, proofing: runtime.proofing, catalog: runtime.catalog, audit: runtime.audit, clock: runtime.clock,
+      finishLogin: (request, reply, login) => kit.finishLogin(request, reply,
+        { accountId: login.accountId, method: login.methods[0], amr: login.amr as Verified['amr'] }, { methods: login.methods, at: login.authTime }),
+    });
+  }
 
   await registerAdminRoutes(app, {
     provider: runtime.provider, clients: runtime.clients, audit: runtime.audit, accounts: runtime.accounts, catalog: runtime.catalog,

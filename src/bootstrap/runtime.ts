@@ -43,6 +43,7 @@ import { createClientService, type ClientService } from '../oidc/clients/service
 import { createOidcProvider, PROVIDER_SCOPES } from '../oidc/provider.ts';
 import { createSigningKeyStore } from '../oidc/signing-keys.ts';
 import { createSessionTerminator, type EndAllSessions } from '../oidc/session-termination.ts';
+import { loadUpstreams, type Upstream } from '../federation/upstream-config.ts';
 import { createAccountAdminService, type AccountAdminService } from '../accounts/admin-service.ts';
 import { createRegistrySync, type RegistrySync } from '../accounts/registry-sync.ts';
 
@@ -81,6 +82,8 @@ export type Runtime = {
   face?: FaceVerification;
   /** Ends every session of an account everywhere (back-channel logout included). */
   endAllSessions: EndAllSessions;
+  /** Configured upstream identity providers (empty without UPSTREAMS_FILE). */
+  upstreams: readonly Upstream[];
   accountAdmin: AccountAdminService;
   registrySync: RegistrySync;
   /** Absent when BANK_CARD_ENABLED=false. */
@@ -166,6 +169,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
 
     const catalog = loadLevelCatalog(config.levelsFile, config.issuer, { variants: config.bankCard.enabled && config.bankCard.forL3 ? ['bankCardForL3'] : [] });
     if (!catalog.level(config.adminConsoleLevel)) throw new Error(`ADMIN_CONSOLE_LEVEL "${config.adminConsoleLevel}" is not a level of ${config.levelsFile}`);
+    const upstreams = config.upstreamsFile ? await loadUpstreams(config.upstreamsFile, { catalog, allowHttp: config.mode !== 'production' }) : [];
     const sessionFacts = createSessionFactsRepository(db);
     const proofing = createProofingRepository(db, catalog);
     const policies = createPolicyService({
@@ -239,7 +243,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
       config, db, hot, protector, audit, accounts, otp, clients, provider, password, sms, smsGateway, populationRegister, sandboxSms, sandboxRegister,
       csrf: createCsrf({ secret: config.cookieSecrets[0], secure: config.issuer.startsWith('https://'), protector }),
       catalog, policies, proofing, assurance, face, bankCard, clock,
-      endAllSessions, accountAdmin: createAccountAdminService({ db, protector, audit, endAllSessions }),
+      endAllSessions, upstreams, accountAdmin: createAccountAdminService({ db, protector, audit, endAllSessions }),
       registrySync,
       signingKeyOrigins: origins,
       embeddedPostgres,

@@ -145,6 +145,7 @@ export function loadConfig(env: Env): Config {
     password: { minLength: 8, commonPasswordsFile: `${CONFIG_DIR}common-passwords.txt` },
     pairwiseSalt: secretOr('PAIRWISE_SALT', DEV_PAIRWISE_SALT),
     levelsFile: env.LEVELS_FILE ?? `${CONFIG_DIR}levels.json`,
+    upstreamsFile: env.UPSTREAMS_FILE || undefined,
     registryPollSeconds: integer(env.REGISTRY_POLL_SECONDS, mode === 'test' ? 0 : 300, 'REGISTRY_POLL_SECONDS', problems, 0, 86400),
     adminConsoleLevel: env.ADMIN_CONSOLE_LEVEL ?? 'L3',
     outboundPrivateHosts: (env.OUTBOUND_PRIVATE_HOSTS ?? (production ? '' : 'localhost,127.0.0.1,::1'))

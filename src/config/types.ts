@@ -79,6 +79,8 @@ export type Config = Readonly<{
   pairwiseSalt: string;
   /** The assurance level table (config/levels.json by default). */
   levelsFile: string;
+  /** Upstream identity providers offered as login options (accounts recognised from other platforms). */
+  upstreamsFile?: string;
   /** How often the population register's change feed is read (0 = never automatically). */
   registryPollSeconds: number;
   /** The level an admin must have signed in at before the console or a person's token may act. */

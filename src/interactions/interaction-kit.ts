@@ -7,7 +7,8 @@ import { applyPageSecurityHeaders } from '../http/security-headers.ts';
 import type { Csrf } from './csrf.ts';
 import { describeError } from './error-messages.ts';
 import { pickLocale, t, type Locale } from './i18n.ts';
-import { errorPage, type PageContext } from './views/pages.ts';
+import { errorPage, type PageContext, type UpstreamChoices } from './views/pages.ts';
+import type { MethodId } from '../assurance/levels.ts';
 
 export type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 export type Params = { uid: string };
@@ -25,6 +26,8 @@ export function createInteractionKit(deps: {
   clock: () => Date;
   /** Told about every verified method before the login completes (e.g. to reset face failure counts). */
   onVerified?: (verified: Verified) => Promise<void>;
+  /** Upstream identity providers to offer on the login page. */
+  upstreamChoices?: (locale: Locale, uid: string) => UpstreamChoices | undefined;
 }) {
   const { provider, csrf } = deps;
 
@@ -68,6 +71,7 @@ export function createInteractionKit(deps: {
       csrf: csrf.tokenFor(nonce, details.uid),
       clientName: client?.clientName ?? String(details.params.client_id),
       langSwitchHref: `${path}?lang=${locale === 'en' ? 'zh-CN' : 'en'}`,
+      upstreams: deps.upstreamChoices?.(locale, details.uid),
     };
   }
 
@@ -98,16 +102,18 @@ export function createInteractionKit(deps: {
    * Completes the login prompt. `factors` tells the assurance check which method was just verified; it
    * sets `acr`/`amr` from everything still fresh in the session, so a step-up adds to what was done.
    */
-  async function finishLogin(request: FastifyRequest, reply: FastifyReply, verified: Verified) {
+  async function finishLogin(request: FastifyRequest, reply: FastifyReply, verified: Verified,
+    options: { methods?: readonly MethodId[]; at?: number } = {}) {
     await deps.onVerified?.(verified);
     const redirectTo = await provider.interactionResult(request.raw, reply.raw, {
       login: {
         accountId: verified.accountId,
         amr: [...verified.amr],
-        ts: Math.floor(deps.clock().getTime() / 1000),
+        ts: options.at ?? Math.floor(deps.clock().getTime() / 1000),
         remember: true,
       },
-      factors: [verified.method],
+      // An upstream login stands for several of our methods at once (its mapping); a local one for one.
+      factors: options.methods ? [...options.methods] : [verified.method],
     }, { mergeWithLastSubmission: false });
     return reply.redirect(redirectTo, 303);
   }

@@ -2,12 +2,20 @@ import { t, type Locale } from '../i18n.ts';
 import { html, raw } from './html.ts';
 import { csrfInput, errorBox, field, layout, noticeBox } from './layout.ts';
 
-export type PageContext = { locale: Locale; uid: string; csrf: string; clientName: string; langSwitchHref: string };
+/** Sign-in buttons of upstream identity providers (src/federation), already in the page's language. */
+export type UpstreamChoices = { heading: string; links: readonly { href: string; label: string }[] };
+
+export type PageContext = { locale: Locale; uid: string; csrf: string; clientName: string; langSwitchHref: string; upstreams?: UpstreamChoices };
 
 const tabs = (ctx: PageContext, active: 'password' | 'sms') => html`<nav class="tabs" aria-label="${t(ctx.locale, 'login.title')}">
 <a href="/interaction/${ctx.uid}"${active === 'password' ? html` aria-current="page"` : ''}>${t(ctx.locale, 'login.tab.password')}</a>
 <a href="/interaction/${ctx.uid}/sms"${active === 'sms' ? html` aria-current="page"` : ''}>${t(ctx.locale, 'login.tab.sms')}</a>
 </nav>`;
+
+const upstreamLinks = (choices: UpstreamChoices | undefined) => choices && choices.links.length > 0
+  ? html`<section class="upstreams"><h2>${choices.heading}</h2>
+<ul>${choices.links.map((link) => html`<li><a href="${link.href}">${link.label}</a></li>`)}</ul>
+</section>` : '';
 
 const footerLinks = (ctx: PageContext) => html`<p class="links"><a href="/interaction/${ctx.uid}/register">${t(ctx.locale, 'login.register')}</a></p>
 <form method="post" action="/interaction/${ctx.uid}/abort" class="inline">${csrfInput(ctx.csrf)}<button type="submit" class="link">${t(ctx.locale, 'login.cancel')}</button></form>`;
@@ -25,6 +33,7 @@ ${field({ name: 'identifier', label: t(locale, 'login.identifier'), value: state
 ${field({ name: 'password', label: t(locale, 'login.password'), type: 'password', autocomplete: 'current-password', maxlength: 128 })}
 <button type="submit">${t(locale, 'login.submit')}</button>
 </form>
+${upstreamLinks(ctx.upstreams)}
 ${footerLinks(ctx)}`,
   });
 }
