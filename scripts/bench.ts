@@ -1,12 +1,13 @@
 // Throughput and latency of the token endpoint and of complete password logins, against a real PostgreSQL
 // and Redis, plus storage per session and refresh token. Writes docs/benchmarks.md.
 //
-//   npm run bench -- [--duration 10] [--skip-million]
+//   npm run bench -- [--duration 10] [--skip-million] [--skip-import] [--import-rows 1000000]
+//   npm run bench -- --only import [--import-rows N]    the legacy-account import alone (its section of the doc only)
 //
 // DATABASE_URL and REDIS_URL default to the local services. Everything happens in a schema and a Redis key
 // prefix of its own, removed at the end. Exits non-zero on errors only, never because a target was missed.
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
@@ -24,6 +25,7 @@ import {
   cpuTable, describeMachine, percentile, renderMarkdown, resultsTable, verdictTable,
   type BenchResults, type LoginSummary, type TokenSummary,
 } from './bench/report.ts';
+import { benchImport, renderImportSection, writeImportSection } from './bench/import.ts';
 import { deleteRedisPrefix, measurePostgres, measureRedis } from './bench/storage.ts';
 import { connectSeedClient, SEED_PASSWORD, seedCitizens, syntheticCitizen } from './seed-citizens.ts';
 
@@ -34,16 +36,41 @@ const REFRESH_SAMPLE_LOGINS = 32;
 const DOC = new URL('../docs/benchmarks.md', import.meta.url);
 const RP_CALLBACK = 'https://rp.bench.invalid/callback';
 
-type Args = { durationS: number; skipMillion: boolean };
+type Args = { durationS: number; skipMillion: boolean; onlyImport: boolean; skipImport: boolean; importRows: number };
 
 function parseArgs(argv: readonly string[]): Args {
   const at = argv.indexOf('--duration');
   const durationS = at === -1 ? 10 : Number(argv[at + 1]);
   if (!Number.isInteger(durationS) || durationS < 1 || durationS > 600) throw new Error('--duration must be a whole number of seconds from 1 to 600');
-  const known = new Set(['--duration', '--skip-million']);
-  const unknown = argv.filter((a, i) => a.startsWith('--') && !known.has(a) && argv[i - 1] !== '--duration');
+  const only = argv.indexOf('--only');
+  if (only !== -1 && argv[only + 1] !== 'import') throw new Error('--only takes "import"');
+  const rowsAt = argv.indexOf('--import-rows');
+  const importRows = rowsAt === -1 ? MILLION : Number(argv[rowsAt + 1]);
+  if (!Number.isInteger(importRows) || importRows < 1) throw new Error('--import-rows must be a positive whole number');
+  const known = new Set(['--duration', '--skip-million', '--only', '--skip-import', '--import-rows']);
+  const unknown = argv.filter((a, i) => a.startsWith('--') && !known.has(a) && !['--duration', '--only', '--import-rows'].includes(argv[i - 1]));
   if (unknown.length > 0) throw new Error(`unknown option ${unknown.join(', ')}`);
-  return { durationS, skipMillion: argv.includes('--skip-million') };
+  return { durationS, skipMillion: argv.includes('--skip-million'), onlyImport: only !== -1, skipImport: argv.includes('--skip-import'), importRows };
+}
+
+/** The legacy-import section of the doc as it is now, so that a run without the import keeps it. */
+function currentImportSection(): string | undefined {
+  try {
+    const text = readFileSync(DOC, 'utf8');
+    const start = text.indexOf('\n## Account import\n');
+    if (start === -1) return undefined;
+    const next = text.indexOf('\n## ', start + 1);
+    return text.slice(start + 1, next === -1 ? undefined : next + 1);
+  } catch {
+    return undefined;
+  }
+}
+
+async function runImportBench(args: Args, databaseUrl: string, command: string): Promise<string> {
+  const result = await benchImport({ databaseUrl, rows: args.importRows, command, progress });
+  progress(`  ${result.rows.toLocaleString('en-US')} rows in ${result.seconds.toFixed(1)} s: ${Math.round(result.rowsPerSecond)} rows/s `
+    + `(${result.counts.created.toLocaleString('en-US')} created, ${result.counts.rejected.toLocaleString('en-US')} rejected)`);
+  return renderImportSection(result);
 }
 
 async function freePort(): Promise<number> {
@@ -134,6 +161,12 @@ async function main() {
   const redisPrefix = `bench:${id}:`;
   const date = new Date().toISOString();
   const command = `npm run bench --${process.argv.slice(2).map((a) => ` ${a}`).join('')}`;
+  if (args.onlyImport) {
+    writeImportSection(DOC, await runImportBench(args, databaseUrl, command));
+    progress(`wrote the account import section of ${DOC.pathname}`);
+    return;
+  }
+  const previousImportSection = currentImportSection();
 
   const admin = new pg.Client({ connectionString: databaseUrl });
   await admin.connect();
@@ -277,6 +310,8 @@ async function main() {
     };
     console.log(`\n${resultsTable(results)}\n\n${cpuTable(results)}\n\n${verdictTable(results)}\n`);
     writeFileSync(DOC, renderMarkdown(results));
+    const importSection = args.skipImport ? previousImportSection : await runImportBench(args, databaseUrl, command);
+    if (importSection) writeImportSection(DOC, importSection);
     progress(`wrote ${DOC.pathname}`);
   } finally {
     await cleanup();

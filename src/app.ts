@@ -7,6 +7,8 @@ import type { Verified } from './authn/types.ts';
 import { upstreamChoices } from './federation/pages.ts';
 import { registerFederationRoutes } from './federation/routes.ts';
 import { registerConsoleRoutes } from './console/routes.ts';
+import { registerSelfServiceRoutes } from './self-service/routes.ts';
+import { createSelfService } from './self-service/service.ts';
 import type { Runtime } from './bootstrap/runtime.ts';
 import { registerDemoRoutes } from './demo/routes.ts';
 import { loggerOptions } from './http/logging.ts';
@@ -59,11 +61,14 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
   app.get('/favicon.ico', async (_request, reply) => reply.status(204).header('cache-control', 'public, max-age=86400').send());
 
   const { face } = runtime;
+  const selfService = createSelfService(runtime, config.selfService);
   const kit = createInteractionKit({
     provider: runtime.provider, csrf: runtime.csrf, clock: runtime.clock,
     upstreamChoices: runtime.upstreams.length > 0 ? (locale, uid) => upstreamChoices(runtime.upstreams, locale, uid) : undefined,
     onVerified: async (verified) => {
       if (face && verified.method !== 'face') await face.clearFailures(verified.accountId);
+      // Signing in during the cooling-off period cancels a deregistration.
+      await selfService.cancelDeregistrationOnLogin(verified.accountId);
     },
   });
   const stepUp = createStepUp({
@@ -105,6 +110,7 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
     provider: runtime.provider, clients: runtime.clients, audit: runtime.audit, accounts: runtime.accounts, catalog: runtime.catalog,
     policies: runtime.policies, consoleLevel: config.adminConsoleLevel, sandboxSms: runtime.sandboxSms,
     accountAdmin: runtime.accountAdmin, registry: runtime.registrySync,
+    changePhoneByStaff: (accountId, phone, actor, reason) => selfService.changePhoneByStaff(accountId, phone, actor, reason),
   });
 
   if (config.demoData) {
@@ -113,6 +119,7 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
     });
   }
 
+  await registerSelfServiceRoutes(app, { runtime, issuer: config.issuer, cookieSecret: config.cookieSecrets[0], service: selfService });
   await registerConsoleRoutes(app, { runtime, issuer: config.issuer, cookieSecret: config.cookieSecrets[0], minLevel: config.adminConsoleLevel });
 
   await mountProvider(app, runtime.provider);

@@ -3,6 +3,8 @@ import { buildApp } from './app.ts';
 import { DEMO_ADMIN_CLIENT, DEMO_CITIZENS, DEMO_PASSWORD, seedDemoData } from './bootstrap/demo-data.ts';
 import { createRuntime } from './bootstrap/runtime.ts';
 import { ensureConsoleClient } from './console/routes.ts';
+import { ensureAccountClient } from './self-service/routes.ts';
+import { createSelfService, scheduleClosures } from './self-service/service.ts';
 
 async function main() {
   let config;
@@ -25,6 +27,8 @@ async function main() {
     process.exit(1);
   }
   await ensureConsoleClient(runtime, config.issuer);
+  await ensureAccountClient(runtime, config.issuer);
+  const stopClosures = scheduleClosures(createSelfService(runtime, config.selfService), (message, detail) => console.warn(message, detail ?? ''));
   if (config.demoData) await seedDemoData(runtime);
 
   const app = await buildApp(runtime);
@@ -37,6 +41,7 @@ async function main() {
     `  discovery:   ${config.issuer}/.well-known/openid-configuration`,
     `  database:    ${runtime.embeddedPostgres ? `embedded PostgreSQL (PGlite) in ${config.dataDir}pglite` : 'DATABASE_URL'}`,
     `  hot state:   ${runtime.hot.kind === 'redis' ? 'Redis (REDIS_URL)' : 'PostgreSQL (no REDIS_URL)'}`,
+    `  your account:  ${config.issuer}/account/   (sessions, consents, phone, export, deregistration; /account/reset for a forgotten password)`,
     `  admin console: ${config.issuer}/console/   (accounts with an admin role, signed in at ${config.adminConsoleLevel} or higher)`,
   ];
   if (config.demoData) {
@@ -57,6 +62,7 @@ async function main() {
 
   const shutdown = async (signal: string) => {
     app.log.info({ signal }, 'shutting down');
+    stopClosures();
     await app.close();
     await runtime.close();
     process.exit(0);

@@ -11,7 +11,11 @@ const reasonBody = {
 } as const;
 
 /** Account operations for staff; mounted inside the admin scope, which authenticates and checks permissions. */
-export async function registerAccountAdminRoutes(scope: FastifyInstance, deps: { accounts: AccountAdminService; registry: RegistrySync }) {
+export async function registerAccountAdminRoutes(scope: FastifyInstance, deps: {
+  accounts: AccountAdminService;
+  registry: RegistrySync;
+  changePhoneByStaff: (accountId: string, phone: string, actor: { name: string; ip?: string }, reason: string) => Promise<unknown>;
+}) {
   const needs = (permission: Permission) => ({ permission });
   const actor = (request: { admin?: AdminPrincipal; ip: string }) => ({ name: request.admin?.name ?? 'unknown', ip: request.ip });
   type WithReason = { Params: { id: string }; Body: { reason: string } };
@@ -46,6 +50,11 @@ export async function registerAccountAdminRoutes(scope: FastifyInstance, deps: {
     config: needs('accounts:write'),
     schema: { params: idParams, body: { ...reasonBody, required: ['reason', 'from'], properties: { ...reasonBody.properties, from: { type: 'string', format: 'uuid' } } } },
   }, async (request) => deps.accounts.merge(request.params.id, request.body.from, request.body.reason, actor(request)));
+
+  scope.post<{ Params: { id: string }; Body: { reason: string; phone: string } }>('/accounts/:id/phone', {
+    config: needs('accounts:write'),
+    schema: { params: idParams, body: { ...reasonBody, required: ['reason', 'phone'], properties: { ...reasonBody.properties, phone: { type: 'string', maxLength: 32 } } } },
+  }, async (request) => deps.changePhoneByStaff(request.params.id, request.body.phone, actor(request), request.body.reason));
 
   scope.post('/registry/poll', { config: needs('accounts:write') }, async () => deps.registry.pollOnce());
 }

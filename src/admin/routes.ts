@@ -25,6 +25,8 @@ export type AdminDeps = {
   consoleLevel: string;
   accountAdmin: AccountAdminService;
   registry: RegistrySync;
+  /** The in-person path for a lost phone: staff record the new number after checking the person at a service hall. */
+  changePhoneByStaff: (accountId: string, phone: string, actor: { name: string; ip?: string }, reason: string) => Promise<unknown>;
   sandboxSms?: SandboxSmsGateway;
 };
 
@@ -96,7 +98,7 @@ export async function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps)
       return { events: await deps.audit.list({ event: event as AuditEventName | undefined, accountId: request.query.account_id, clientId: request.query.client_id, limit: request.query.limit }) };
     });
 
-    await registerAccountAdminRoutes(scope, { accounts: deps.accountAdmin, registry: deps.registry });
+    await registerAccountAdminRoutes(scope, { accounts: deps.accountAdmin, registry: deps.registry, changePhoneByStaff: deps.changePhoneByStaff });
 
     // The sandbox SMS outbox, so developers and tests can read codes; absent whenever a real gateway is configured.
     scope.get('/levels', { config: needs('policies:read') }, async () => ({

@@ -157,7 +157,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     const limits = createAttemptLimits({
       limiter, maxFailures: config.login.maxFailuresPerIdentifier, lockoutSeconds: config.login.lockoutSeconds, perIpPerMinute: config.login.perIpPerMinute,
     });
-    const password = createPasswordAuthenticator({ accounts, limits, audit });
+    const password = createPasswordAuthenticator({ accounts, limits, audit, db });
     const sms = createSmsOtpAuthenticator({ accounts, otp, limits, audit });
 
     let provider: Provider | undefined;

@@ -1,14 +1,10 @@
 import { createHash } from 'node:crypto';
 import { parseKeyRing } from '../identity/data-protection.ts';
+import { loadSelfServiceSettings } from '../self-service/settings.ts';
+import { ConfigError } from './errors.ts';
 import type { Config, ConnectorChoice, Mode } from './types.ts';
 
-export class ConfigError extends Error {
-  readonly problems: readonly string[];
-  constructor(problems: readonly string[]) {
-    super(`invalid configuration:\n  - ${problems.join('\n  - ')}`);
-    this.problems = problems;
-  }
-}
+export { ConfigError };
 
 const CONFIG_DIR = new URL('../../config/', import.meta.url).pathname;
 
@@ -146,6 +142,7 @@ export function loadConfig(env: Env): Config {
     pairwiseSalt: secretOr('PAIRWISE_SALT', DEV_PAIRWISE_SALT),
     levelsFile: env.LEVELS_FILE ?? `${CONFIG_DIR}levels.json`,
     upstreamsFile: env.UPSTREAMS_FILE || undefined,
+    selfService: selfServiceSettings(env, problems),
     registryPollSeconds: integer(env.REGISTRY_POLL_SECONDS, mode === 'test' ? 0 : 300, 'REGISTRY_POLL_SECONDS', problems, 0, 86400),
     adminConsoleLevel: env.ADMIN_CONSOLE_LEVEL ?? 'L3',
     outboundPrivateHosts: (env.OUTBOUND_PRIVATE_HOSTS ?? (production ? '' : 'localhost,127.0.0.1,::1'))
@@ -168,6 +165,15 @@ export function productionProblems(config: Config): string[] {
   if (config.face.enabled && config.face.provider === 'sandbox') problems.push('FACE_SERVICE=sandbox is not allowed in production (set FACE_SERVICE=http, or FACE_SERVICE_ENABLED=false)');
   if (config.demoData) problems.push('DEMO_DATA must be off in production');
   return problems;
+}
+
+function selfServiceSettings(env: Env, problems: string[]) {
+  try {
+    return loadSelfServiceSettings(env);
+  } catch (error) {
+    problems.push(...((error as ConfigError).problems ?? [(error as Error).message]));
+    return loadSelfServiceSettings({});
+  }
 }
 
 function oneOf<T extends string>(value: string, allowed: readonly T[], name: string, problems: string[]): T {

@@ -1,4 +1,5 @@
 import type { EncryptionKey } from '../identity/data-protection.ts';
+import type { SelfServiceSettings } from '../self-service/settings.ts';
 
 export type Mode = 'development' | 'test' | 'production';
 export type ConnectorChoice = 'sandbox' | 'http';
@@ -81,6 +82,8 @@ export type Config = Readonly<{
   levelsFile: string;
   /** Upstream identity providers offered as login options (accounts recognised from other platforms). */
   upstreamsFile?: string;
+  /** Deregistration cooling-off, re-authentication for sensitive changes, retention of closed accounts. */
+  selfService: SelfServiceSettings;
   /** How often the population register's change feed is read (0 = never automatically). */
   registryPollSeconds: number;
   /** The level an admin must have signed in at before the console or a person's token may act. */

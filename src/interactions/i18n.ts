@@ -26,6 +26,7 @@ const MESSAGES = {
   'login.password': { 'zh-CN': '密码', en: 'Password' },
   'login.submit': { 'zh-CN': '登录', en: 'Sign in' },
   'login.register': { 'zh-CN': '没有账号？注册', en: 'No account yet? Register' },
+  'login.forgot': { 'zh-CN': '忘记密码？', en: 'Forgot your password?' },
   'login.cancel': { 'zh-CN': '取消并返回', en: 'Cancel and go back' },
   'sms.phone': { 'zh-CN': '手机号码', en: 'Mobile number' },
   'sms.phone.hint': { 'zh-CN': '仅支持中国大陆手机号码', en: 'Mainland China mobile numbers only' },

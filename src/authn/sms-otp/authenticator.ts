@@ -1,4 +1,5 @@
 import type { AccountService } from '../../accounts/service.ts';
+import { canSignIn } from '../../accounts/status.ts';
 import { invalidPhone } from '../../accounts/errors.ts';
 import type { AuditLog } from '../../audit/audit-log.ts';
 import { maskPhone, normalizeMainlandMobile } from '../../identity/phone.ts';
@@ -26,7 +27,7 @@ export function createSmsOtpAuthenticator(deps: { accounts: AccountService; otp:
       const phone = normalizeMainlandMobile(input.phone);
       if (!phone.ok) throw invalidPhone();
       const account = await deps.accounts.findByPhone(phone.phone);
-      const deliver = account?.status === 'active';
+      const deliver = account !== undefined && canSignIn(account);
       const audit = { event: 'sms.sent', actor: maskPhone(phone.phone), accountId: account?.id, clientId: ctx.clientId, ip: ctx.ip } as const;
       try {
         const { sent } = await deps.otp.issue({ purpose: 'login', binding: ctx.interactionId, phone: phone.phone, ip: ctx.ip, deliver });
@@ -52,7 +53,7 @@ export function createSmsOtpAuthenticator(deps: { accounts: AccountService; otp:
       }
       const account = await deps.accounts.findByPhone(phone.phone);
       if (!account) throw expiredCode();
-      if (account.status !== 'active') {
+      if (!canSignIn(account)) {
         await deps.audit.record({ ...base, result: 'failure', accountId: account.id, detail: { reason: `account_${account.status}` } });
         throw accountUnavailable();
       }

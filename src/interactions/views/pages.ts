@@ -17,7 +17,7 @@ const upstreamLinks = (choices: UpstreamChoices | undefined) => choices && choic
 <ul>${choices.links.map((link) => html`<li><a href="${link.href}">${link.label}</a></li>`)}</ul>
 </section>` : '';
 
-const footerLinks = (ctx: PageContext) => html`<p class="links"><a href="/interaction/${ctx.uid}/register">${t(ctx.locale, 'login.register')}</a></p>
+const footerLinks = (ctx: PageContext) => html`<p class="links"><a href="/interaction/${ctx.uid}/register">${t(ctx.locale, 'login.register')}</a> · <a href="/account/reset">${t(ctx.locale, 'login.forgot')}</a></p>
 <form method="post" action="/interaction/${ctx.uid}/abort" class="inline">${csrfInput(ctx.csrf)}<button type="submit" class="link">${t(ctx.locale, 'login.cancel')}</button></form>`;
 
 export function loginPage(ctx: PageContext, state: { identifier?: string; error?: string } = {}) {
