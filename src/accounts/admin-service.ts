@@ -80,10 +80,17 @@ export function createAccountAdminService(deps: {
   }
 
   return {
-    async search(query: { idNumber?: string; phone?: string; name?: string }, actor: AdminActor): Promise<AccountSummary[]> {
+    async search(query: { idNumber?: string; phone?: string; name?: string; source?: string; legacyUserId?: string }, actor: AdminActor): Promise<AccountSummary[]> {
       let rows: AccountRow[];
       let kind: string;
-      if (query.idNumber) {
+      if (query.source || query.legacyUserId) {
+        // Relying parties that knew a person by a legacy system's user id map it to the unified account here.
+        if (!query.source || !query.legacyUserId) throw invalidInput('Give both source and legacy_user_id.');
+        kind = 'legacy_user_id';
+        rows = (await deps.db.query<AccountRow>(
+          `SELECT ${ACCOUNT_COLUMNS} FROM accounts
+           WHERE id IN (SELECT account_id FROM account_sources WHERE source = $1 AND legacy_user_id = $2)`, [query.source, query.legacyUserId])).rows;
+      } else if (query.idNumber) {
         const id = validateIdNumber(query.idNumber);
         if (!id.ok) throw invalidInput('The ID number is not valid.', { field: 'id_number', reason: id.reason });
         kind = 'id_number';

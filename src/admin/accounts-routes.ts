@@ -20,13 +20,17 @@ export async function registerAccountAdminRoutes(scope: FastifyInstance, deps: {
   const actor = (request: { admin?: AdminPrincipal; ip: string }) => ({ name: request.admin?.name ?? 'unknown', ip: request.ip });
   type WithReason = { Params: { id: string }; Body: { reason: string } };
 
-  scope.get<{ Querystring: { id_number?: string; phone?: string; name?: string } }>('/accounts', {
+  scope.get<{ Querystring: { id_number?: string; phone?: string; name?: string; source?: string; legacy_user_id?: string } }>('/accounts', {
     config: needs('accounts:read'),
     schema: { querystring: { type: 'object', additionalProperties: false, properties: {
       id_number: { type: 'string', maxLength: 32 }, phone: { type: 'string', maxLength: 32 }, name: { type: 'string', maxLength: 64 },
+      source: { type: 'string', maxLength: 64 }, legacy_user_id: { type: 'string', maxLength: 128 },
     } } },
   }, async (request) => ({
-    accounts: await deps.accounts.search({ idNumber: request.query.id_number, phone: request.query.phone, name: request.query.name }, actor(request)),
+    accounts: await deps.accounts.search({
+      idNumber: request.query.id_number, phone: request.query.phone, name: request.query.name,
+      source: request.query.source, legacyUserId: request.query.legacy_user_id,
+    }, actor(request)),
   }));
 
   scope.get<{ Params: { id: string } }>('/accounts/:id', { config: needs('accounts:read'), schema: { params: idParams } },

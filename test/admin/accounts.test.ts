@@ -85,6 +85,9 @@ t.test('staff account operations: hashed search, freeze, force logout, proofing 
   const merged = await call(asOperator, 'POST', `/accounts/${bob.account.id}/merge`, { from: bobOld.account.id, reason: '身份证号更正前后的两个账号' });
   t.equal(merged.status, 200);
   const bobView = await call(asOperator, 'GET', `/accounts/${bob.account.id}`);
+  t.equal((await call(asOperator, 'GET', '/accounts?source=city-portal&legacy_user_id=u-42')).json.accounts[0].id, bob.account.id,
+    'an old user id of a legacy system maps to the unified account');
+  t.equal((await call(asOperator, 'GET', '/accounts?source=city-portal')).status, 400, 'source needs the user id');
   t.match(bobView.json.sources, [{ source: 'city-portal', legacyUserId: 'u-42' }], 'legacy sources move to the surviving account');
   t.match((await call(asOperator, 'GET', `/accounts/${bobOld.account.id}`)).json, { status: 'merged', mergedInto: bob.account.id });
   t.equal((await login(bobOld)).result.response.status, 401, 'the merged account no longer signs in');
