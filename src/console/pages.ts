@@ -4,6 +4,7 @@ import type { AuditRecord } from '../audit/audit-log.ts';
 import { t, type Locale } from '../interactions/i18n.ts';
 import { html, type SafeHtml } from '../interactions/views/html.ts';
 import { csrfInput, errorBox, noticeBox } from '../interactions/views/layout.ts';
+import { portalPage } from '../portal/page.ts';
 import { ct, hasMessage } from './messages.ts';
 
 export const POLICY_SCOPES = ['*', 'openid', 'profile', 'phone', 'id_number'] as const;
@@ -43,35 +44,20 @@ const TIME = new Intl.DateTimeFormat('sv-SE', {
 
 function consoleLayout(ctx: PageContext, title: string, body: SafeHtml): string {
   const { locale, user } = ctx;
-  return html`<!doctype html>
-<html lang="${locale}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · ${ct(locale, 'console.title')} · ${t(locale, 'app.title')}</title>
-<link rel="stylesheet" href="/assets/app.css">
-<link rel="stylesheet" href="/console/assets/console.css">
-</head>
-<body>
-<a class="skip" href="#main">${ct(locale, 'console.skip')}</a>
-<header class="banner"><span class="brand">${t(locale, 'app.title')} · ${ct(locale, 'console.title')}</span>
-<a class="lang" href="${ctx.langSwitchHref}" lang="${locale === 'en' ? 'zh-CN' : 'en'}">${t(locale, 'lang.switch')}</a></header>
-${user ? html`<nav class="console-nav" aria-label="${ct(locale, 'nav.label')}">
-<ul>
-<li><a href="/console/"${ctx.current === 'overview' ? html` aria-current="page"` : ''}>${ct(locale, 'nav.overview')}</a></li>
-${user.canReadAudit ? html`<li><a href="/console/audit"${ctx.current === 'audit' ? html` aria-current="page"` : ''}>${ct(locale, 'nav.audit')}</a></li>` : ''}
-</ul>
-<p class="who">${ct(locale, 'nav.signedInAs', {
-    name: user.name, id: user.idNumberMasked, roles: user.roles.map((r) => (hasMessage(`role.${r}`) ? ct(locale, `role.${r}` as 'role.auditor') : r)).join(t(locale, 'list.separator')),
-  })}</p>
-${ctx.csrf ? html`<form method="post" action="/console/logout" class="inline">${csrfInput(ctx.csrf)}<button type="submit" class="secondary">${ct(locale, 'nav.logout')}</button></form>` : ''}
-</nav>` : ''}
-<main id="main" class="card console">
-<h1>${title}</h1>
-${body}
-</main>
-</body>
-</html>`.value;
+  return portalPage(ctx, title, body, {
+    area: 'console',
+    name: ct(locale, 'console.title'),
+    skipLabel: ct(locale, 'console.skip'),
+    nav: user && {
+      label: ct(locale, 'nav.label'),
+      items: html`<li><a href="/console/"${ctx.current === 'overview' ? html` aria-current="page"` : ''}>${ct(locale, 'nav.overview')}</a></li>
+${user.canReadAudit ? html`<li><a href="/console/audit"${ctx.current === 'audit' ? html` aria-current="page"` : ''}>${ct(locale, 'nav.audit')}</a></li>` : ''}`,
+      who: ct(locale, 'nav.signedInAs', {
+        name: user.name, id: user.idNumberMasked, roles: user.roles.map((r) => (hasMessage(`role.${r}`) ? ct(locale, `role.${r}` as 'role.auditor') : r)).join(t(locale, 'list.separator')),
+      }),
+      logoutLabel: ct(locale, 'nav.logout'),
+    },
+  });
 }
 
 function select(options: {

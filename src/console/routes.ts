@@ -9,10 +9,11 @@ import type { LevelDefinition } from '../assurance/levels.ts';
 import type { LevelPolicy } from '../assurance/policy-repository.ts';
 import { AUDIT_EVENTS, type AuditEventName } from '../audit/events.ts';
 import type { Runtime } from '../bootstrap/runtime.ts';
-import { AppError } from '../http/errors.ts';
-import { applyPageSecurityHeaders } from '../http/security-headers.ts';
 import { pickLocale, type Locale } from '../interactions/i18n.ts';
 import { createRelyingParty, readSignedCookie } from '../oidc/relying-party.ts';
+import { ensurePortalClient, portalUris } from '../portal/client.ts';
+import { guardPortalPages } from '../portal/hooks.ts';
+import { finishLogin } from '../portal/login.ts';
 import { ct, type ConsoleMessageKey } from './messages.ts';
 import {
   auditPage, confirmPage, levelLabel, logoutPage, messagePage, overviewPage, POLICY_SCOPES,
@@ -35,41 +36,14 @@ const AUDIT_LIMIT = 100;
 const MAX_AUTH_AGE_LIMIT = 30 * 86400;
 const SIGNED_OUT_STATE = 'signed_out';
 
-const consoleUris = (issuer: string) => {
-  const base = issuer.replace(/\/+$/, '');
-  return { base, redirectUri: `${base}/console/callback`, postLogoutRedirectUri: `${base}/console/` };
-};
+const CONSOLE_PORTAL = { clientId: CONSOLE_CLIENT_ID, clientName: '管理控制台', path: COOKIE_PATH, scope: SCOPE };
 
 /**
  * Registers the console as a relying party of this provider (once; concurrent nodes may race) and keeps
  * its level policy at ADMIN_CONSOLE_LEVEL, so the provider itself asks for that level on console logins.
  */
 export async function ensureConsoleClient(runtime: Runtime, issuer: string): Promise<void> {
-  const { redirectUri, postLogoutRedirectUri } = consoleUris(issuer);
-  const existing = await runtime.clients.find(CONSOLE_CLIENT_ID);
-  if (!existing) {
-    try {
-      await runtime.clients.create({
-        client_id: CONSOLE_CLIENT_ID,
-        client_name: '管理控制台',
-        redirect_uris: [redirectUri],
-        post_logout_redirect_uris: [postLogoutRedirectUri],
-        grant_types: ['authorization_code'],
-        response_types: ['code'],
-        require_consent: false,
-        scope: SCOPE,
-      });
-    } catch (error) {
-      if (!(error instanceof AppError && error.code === 'conflict')) throw error;
-    }
-  } else {
-    const same = (a: unknown, b: string[]) => JSON.stringify(a) === JSON.stringify(b);
-    if (!same(existing.redirect_uris, [redirectUri]) || !same(existing.post_logout_redirect_uris, [postLogoutRedirectUri])) {
-      // The issuer URL changed (a new public host name): follow it, keeping the secret.
-      const current = await runtime.clients.get(CONSOLE_CLIENT_ID);
-      await runtime.clients.update(CONSOLE_CLIENT_ID, { ...current, redirect_uris: [redirectUri], post_logout_redirect_uris: [postLogoutRedirectUri] });
-    }
-  }
+  await ensurePortalClient(runtime, issuer, CONSOLE_PORTAL);
 
   const minLevel = runtime.config.adminConsoleLevel;
   const policy = (await runtime.policies.forClient(CONSOLE_CLIENT_ID)).find((p) => p.scope === '*');
@@ -106,7 +80,7 @@ async function consolePlugin(scope: FastifyInstance, deps: ConsoleDeps, minLevel
   if (!scope.hasDecorator('parseCookie')) await scope.register(cookie, { secret: deps.cookieSecret });
   if (!scope.hasContentTypeParser('application/x-www-form-urlencoded')) await scope.register(formbody, { bodyLimit: 16 * 1024 });
 
-  const { base, redirectUri, postLogoutRedirectUri } = consoleUris(deps.issuer);
+  const { base, redirectUri, postLogoutRedirectUri } = portalUris(deps.issuer, COOKIE_PATH);
   const secure = new URL(base).protocol === 'https:';
   const cookieOptions = { path: COOKIE_PATH, httpOnly: true, sameSite: 'lax', secure, signed: true } as const;
   const nowSeconds = () => Math.floor(runtime.clock().getTime() / 1000);
@@ -205,18 +179,15 @@ async function consolePlugin(scope: FastifyInstance, deps: ConsoleDeps, minLevel
     return principal;
   }
 
-  scope.addHook('onRequest', async (_request, reply) => {
-    applyPageSecurityHeaders(reply);
-  });
-
-  scope.setErrorHandler(async (error, request, reply) => {
-    const status = (error as { statusCode?: number }).statusCode ?? 500;
-    if (status >= 500) request.log.error({ err: error }, 'admin console request failed');
-    const ctx = pageContext(request, reply);
-    applyPageSecurityHeaders(reply);
-    return sendPage(reply, status >= 400 && status < 600 ? status : 500, messagePage(ctx, {
-      title: ct(ctx.locale, 'error.title'), message: ct(ctx.locale, 'error.generic'), links: [{ href: '/console/', label: ct(ctx.locale, 'denied.back') }],
-    }));
+  guardPortalPages(scope, {
+    name: 'admin console',
+    errorPage: (request, reply) => {
+      const ctx = pageContext(request, reply);
+      return messagePage(ctx, {
+        title: ct(ctx.locale, 'error.title'), message: ct(ctx.locale, 'error.generic'), links: [{ href: '/console/', label: ct(ctx.locale, 'denied.back') }],
+      });
+    },
+    sendPage,
   });
 
   scope.get('/assets/console.css', async (_request, reply) =>
@@ -252,26 +223,15 @@ async function consolePlugin(scope: FastifyInstance, deps: ConsoleDeps, minLevel
     const transaction = relyingParty.takeTransaction(request, reply);
     if (!transaction) return sendPage(reply, 400, messagePage(ctx, { title: ct(ctx.locale, 'error.title'), message: ct(ctx.locale, 'error.login'), links: retry }));
 
-    let config: client.Configuration;
-    try {
-      config = await relyingParty.getConfiguration();
-    } catch (error) {
-      return unavailable(request, reply, error);
+    const login = await finishLogin(relyingParty, request, transaction);
+    if (login.kind === 'unavailable') return unavailable(request, reply, login.error);
+    if (login.kind === 'rejected') {
+      request.log.info({ err: login.error }, 'admin console login failed');
+      return sendPage(reply, 400, messagePage(ctx, {
+        title: ct(ctx.locale, 'error.title'), message: `${ct(ctx.locale, 'error.loginFailed')}${login.code ? ` (${login.code})` : ''}`, links: retry,
+      }));
     }
-    let claims: client.IDToken;
-    let idToken: string;
-    try {
-      ({ claims, idToken } = await relyingParty.redeemCode(config, request, transaction));
-    } catch (error) {
-      if (error instanceof client.AuthorizationResponseError || error instanceof client.ResponseBodyError || error instanceof client.ClientError) {
-        const code = error instanceof client.ClientError ? error.code : error.error;
-        request.log.info({ err: error }, 'admin console login failed');
-        return sendPage(reply, 400, messagePage(ctx, {
-          title: ct(ctx.locale, 'error.title'), message: `${ct(ctx.locale, 'error.loginFailed')}${code ? ` (${code})` : ''}`, links: retry,
-        }));
-      }
-      return unavailable(request, reply, error);
-    }
+    const { claims, idToken } = login;
 
     const account = await runtime.accounts.findById(claims.sub);
     const actor = account ? `account:${account.idNumberMasked}` : 'unknown';

@@ -3,6 +3,7 @@ import type { AuditRecord } from '../audit/audit-log.ts';
 import { t, type Locale } from '../interactions/i18n.ts';
 import { html, type SafeHtml } from '../interactions/views/html.ts';
 import { csrfInput, errorBox, field, noticeBox } from '../interactions/views/layout.ts';
+import { portalPage } from '../portal/page.ts';
 import { EVENT_LABELS, st, type SelfServiceMessageKey } from './messages.ts';
 import type { SecondFactor } from './second-factor.ts';
 import type { AccountView, ConsentView, PhoneChangeMethod, SessionView } from './service.ts';
@@ -43,32 +44,17 @@ const NAV: readonly { key: NonNullable<PageContext['current']>; href: string; la
 
 function portalLayout(ctx: PageContext, title: string, body: SafeHtml): string {
   const { locale, user } = ctx;
-  return html`<!doctype html>
-<html lang="${locale}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} · ${st(locale, 'portal.title')} · ${t(locale, 'app.title')}</title>
-<link rel="stylesheet" href="/assets/app.css">
-<link rel="stylesheet" href="/account/assets/account.css">
-</head>
-<body>
-<a class="skip" href="#main">${st(locale, 'portal.skip')}</a>
-<header class="banner"><span class="brand">${t(locale, 'app.title')} · ${st(locale, 'portal.title')}</span>
-<a class="lang" href="${ctx.langSwitchHref}" lang="${locale === 'en' ? 'zh-CN' : 'en'}">${t(locale, 'lang.switch')}</a></header>
-${user ? html`<nav class="account-nav" aria-label="${st(locale, 'nav.label')}">
-<ul>
-${NAV.map((item) => html`<li><a href="${item.href}"${ctx.current === item.key ? html` aria-current="page"` : ''}>${st(locale, item.label)}</a></li>`)}
-</ul>
-<p class="who">${st(locale, 'nav.signedInAs', { name: maskName(user.name), id: user.idNumberMasked })}</p>
-${ctx.csrf ? html`<form method="post" action="/account/logout" class="inline">${csrfInput(ctx.csrf)}<button type="submit" class="secondary">${st(locale, 'nav.logout')}</button></form>` : ''}
-</nav>` : ''}
-<main id="main" class="card account">
-<h1>${title}</h1>
-${body}
-</main>
-</body>
-</html>`.value;
+  return portalPage(ctx, title, body, {
+    area: 'account',
+    name: st(locale, 'portal.title'),
+    skipLabel: st(locale, 'portal.skip'),
+    nav: user && {
+      label: st(locale, 'nav.label'),
+      items: NAV.map((item) => html`<li><a href="${item.href}"${ctx.current === item.key ? html` aria-current="page"` : ''}>${st(locale, item.label)}</a></li>`),
+      who: st(locale, 'nav.signedInAs', { name: maskName(user.name), id: user.idNumberMasked }),
+      logoutLabel: st(locale, 'nav.logout'),
+    },
+  });
 }
 
 const methodNames = (catalog: LevelCatalog, amr: readonly string[], locale: Locale) => {

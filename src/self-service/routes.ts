@@ -7,8 +7,10 @@ import type { Account } from '../accounts/types.ts';
 import type { LevelDefinition } from '../assurance/levels.ts';
 import type { Runtime } from '../bootstrap/runtime.ts';
 import { AppError } from '../http/errors.ts';
-import { applyPageSecurityHeaders } from '../http/security-headers.ts';
 import { createRelyingParty, readSignedCookie } from '../oidc/relying-party.ts';
+import { ensurePortalClient, portalUris } from '../portal/client.ts';
+import { guardPortalPages } from '../portal/hooks.ts';
+import { finishLogin } from '../portal/login.ts';
 import { st } from './messages.ts';
 import {
   deregisteredPage, deregisterPage, exportPage, facePendingPage, logoutPage, messagePage, overviewPage, phonePage, type PageContext, type PhoneState,
@@ -45,37 +47,9 @@ type Purpose = 'overview' | 'phone' | 'export' | 'deregister';
 const PURPOSE_PATHS: Record<Purpose, string> = { overview: '/account/', phone: '/account/phone', export: '/account/export', deregister: '/account/deregister' };
 const parsePurpose = (value: string | undefined): Purpose => (value && Object.hasOwn(PURPOSE_PATHS, value) ? value as Purpose : 'overview');
 
-const accountUris = (issuer: string) => {
-  const base = issuer.replace(/\/+$/, '');
-  return { base, redirectUri: `${base}/account/callback`, postLogoutRedirectUri: `${base}/account/` };
-};
-
 /** Registers the account page as a relying party of this provider (once; concurrent nodes may race; follows a new issuer URL). */
 export async function ensureAccountClient(runtime: Runtime, issuer: string): Promise<void> {
-  const { redirectUri, postLogoutRedirectUri } = accountUris(issuer);
-  const existing = await runtime.clients.find(ACCOUNT_CLIENT_ID);
-  if (!existing) {
-    try {
-      await runtime.clients.create({
-        client_id: ACCOUNT_CLIENT_ID,
-        client_name: '个人账号中心',
-        redirect_uris: [redirectUri],
-        post_logout_redirect_uris: [postLogoutRedirectUri],
-        grant_types: ['authorization_code'],
-        response_types: ['code'],
-        require_consent: false,
-        scope: SCOPE,
-      });
-    } catch (error) {
-      if (!(error instanceof AppError && error.code === 'conflict')) throw error;
-    }
-    return;
-  }
-  const same = (a: unknown, b: string[]) => JSON.stringify(a) === JSON.stringify(b);
-  if (!same(existing.redirect_uris, [redirectUri]) || !same(existing.post_logout_redirect_uris, [postLogoutRedirectUri])) {
-    const current = await runtime.clients.get(ACCOUNT_CLIENT_ID);
-    await runtime.clients.update(ACCOUNT_CLIENT_ID, { ...current, redirect_uris: [redirectUri], post_logout_redirect_uris: [postLogoutRedirectUri] });
-  }
+  await ensurePortalClient(runtime, issuer, { clientId: ACCOUNT_CLIENT_ID, clientName: '个人账号中心', path: COOKIE_PATH, scope: SCOPE });
 }
 
 type Principal = { sessionId: string; session: PortalSession; account: Account };
@@ -106,7 +80,7 @@ async function accountPlugin(scope: FastifyInstance, deps: SelfServiceRouteDeps 
   if (!scope.hasDecorator('parseCookie')) await scope.register(cookie, { secret: deps.cookieSecret });
   if (!scope.hasContentTypeParser('application/x-www-form-urlencoded')) await scope.register(formbody, { bodyLimit: 16 * 1024 });
 
-  const { base, redirectUri, postLogoutRedirectUri } = accountUris(deps.issuer);
+  const { base, redirectUri, postLogoutRedirectUri } = portalUris(deps.issuer, COOKIE_PATH);
   const secure = new URL(base).protocol === 'https:';
   const cookieOptions = { path: COOKIE_PATH, httpOnly: true, sameSite: 'lax', secure, signed: true } as const;
   const nowSeconds = () => Math.floor(runtime.clock().getTime() / 1000);
@@ -195,18 +169,15 @@ async function accountPlugin(scope: FastifyInstance, deps: SelfServiceRouteDeps 
     return false;
   }
 
-  scope.addHook('onRequest', async (_request, reply) => {
-    applyPageSecurityHeaders(reply);
-  });
-
-  scope.setErrorHandler(async (error, request, reply) => {
-    const status = (error as { statusCode?: number }).statusCode ?? 500;
-    if (status >= 500) request.log.error({ err: error }, 'account page request failed');
-    const ctx = pageContext(request, reply);
-    applyPageSecurityHeaders(reply);
-    return sendPage(reply, status >= 400 && status < 600 ? status : 500, messagePage(ctx, {
-      title: st(ctx.locale, 'error.title'), message: st(ctx.locale, 'error.generic'), links: [{ href: '/account/', label: st(ctx.locale, 'error.back') }],
-    }));
+  guardPortalPages(scope, {
+    name: 'account page',
+    errorPage: (request, reply) => {
+      const ctx = pageContext(request, reply);
+      return messagePage(ctx, {
+        title: st(ctx.locale, 'error.title'), message: st(ctx.locale, 'error.generic'), links: [{ href: '/account/', label: st(ctx.locale, 'error.back') }],
+      });
+    },
+    sendPage,
   });
 
   function unavailable(request: FastifyRequest, reply: FastifyReply, error: unknown) {
@@ -249,26 +220,15 @@ async function accountPlugin(scope: FastifyInstance, deps: SelfServiceRouteDeps 
     const next = parsePurpose(readSignedCookie(request, NEXT_COOKIE));
     reply.clearCookie(NEXT_COOKIE, { path: COOKIE_PATH });
     if (!transaction) return sendPage(reply, 400, messagePage(ctx, { title: st(ctx.locale, 'error.title'), message: st(ctx.locale, 'error.login'), links: retry }));
-    let config: client.Configuration;
-    try {
-      config = await relyingParty.getConfiguration();
-    } catch (error) {
-      return unavailable(request, reply, error);
+    const login = await finishLogin(relyingParty, request, transaction);
+    if (login.kind === 'unavailable') return unavailable(request, reply, login.error);
+    if (login.kind === 'rejected') {
+      request.log.info({ err: login.error }, 'account page login failed');
+      return sendPage(reply, 400, messagePage(ctx, {
+        title: st(ctx.locale, 'error.title'), message: `${st(ctx.locale, 'error.loginFailed')}${login.code ? ` (${login.code})` : ''}`, links: retry,
+      }));
     }
-    let claims: client.IDToken;
-    let idToken: string;
-    try {
-      ({ claims, idToken } = await relyingParty.redeemCode(config, request, transaction));
-    } catch (error) {
-      if (error instanceof client.AuthorizationResponseError || error instanceof client.ResponseBodyError || error instanceof client.ClientError) {
-        const code = error instanceof client.ClientError ? error.code : error.error;
-        request.log.info({ err: error }, 'account page login failed');
-        return sendPage(reply, 400, messagePage(ctx, {
-          title: st(ctx.locale, 'error.title'), message: `${st(ctx.locale, 'error.loginFailed')}${code ? ` (${code})` : ''}`, links: retry,
-        }));
-      }
-      return unavailable(request, reply, error);
-    }
+    const { claims, idToken } = login;
     const account = await runtime.accounts.findById(claims.sub);
     if (account?.status !== 'active' || typeof claims.sid !== 'string' || typeof claims.auth_time !== 'number' || typeof claims.acr !== 'string') {
       return sendPage(reply, 403, messagePage(ctx, { title: st(ctx.locale, 'error.title'), message: st(ctx.locale, 'error.accountUnavailable'), links: retry }));
