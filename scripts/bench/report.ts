@@ -246,7 +246,6 @@ function boundsNotes(r: BenchResults): string {
   const ratio = r.bare.okPerSecond > 0 ? r.tokens.okPerSecond / r.bare.okPerSecond : NaN;
   const t = r.tokens.cpu;
   const first = r.logins[0];
-  const last = r.logins.at(-1)!;
   const runs: [string, RunConditions][] = [
     ['client credentials (this server)', r.tokens], ['client credentials (bare)', r.bare],
     ...r.logins.map((l): [string, RunConditions] => [`logins with ${people(l.accounts)} accounts`, l]), ['serial logins', r.serialLogin],

@@ -2,7 +2,6 @@ import type { FastifyRequest } from 'fastify';
 import type Provider from 'oidc-provider';
 import type { AccountService } from '../accounts/service.ts';
 import type { LevelCatalog } from '../assurance/levels.ts';
-import type { AuditLog } from '../audit/audit-log.ts';
 import { AppError } from '../http/errors.ts';
 import { permissionsFor, type Permission } from './permissions.ts';
 
@@ -13,7 +12,7 @@ export type AdminPrincipal = { clientId: string; accountId?: string; name: strin
  * (permissions from its admin scopes), or to the admin console for a person (permissions from the account's
  * roles, and only when that login reached the console's level). There is no static shared key.
  */
-export function createAdminAuth(deps: { provider: Provider; audit: AuditLog; accounts: AccountService; catalog: LevelCatalog; personMinLevel: string }) {
+export function createAdminAuth(deps: { provider: Provider; accounts: AccountService; catalog: LevelCatalog; personMinLevel: string }) {
   const minRank = deps.catalog.level(deps.personMinLevel)?.rank ?? Number.POSITIVE_INFINITY;
 
   return async function authenticate(request: FastifyRequest): Promise<AdminPrincipal> {

@@ -39,7 +39,7 @@ declare module 'fastify' {
 /** Relying-party registration and audit reading for admins. Every change is audited with old and new value. */
 export async function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps) {
   const authenticate = createAdminAuth({
-    provider: deps.provider, audit: deps.audit, accounts: deps.accounts, catalog: deps.catalog, personMinLevel: deps.consoleLevel,
+    provider: deps.provider, accounts: deps.accounts, catalog: deps.catalog, personMinLevel: deps.consoleLevel,
   });
 
   await app.register(async (scope) => {

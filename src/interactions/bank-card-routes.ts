@@ -3,15 +3,10 @@ import type { AccountService } from '../accounts/service.ts';
 import type { BankCardVerification } from '../authn/bank-card/bank-card-verification.ts';
 import { t } from './i18n.ts';
 import type { Body, InteractionKit, Params } from './interaction-kit.ts';
-import { csrfOnlySchema, uidParams } from './schemas.ts';
+import { bankCardCheckSchema, codeSchema, uidParams } from './schemas.ts';
 import { isStepUp } from './step-up-routes.ts';
 import { bankCardPage } from './views/bank-card.ts';
 import { errorPage } from './views/pages.ts';
-
-const withFields = (properties: Record<string, object>, required: string[]) => ({
-  ...csrfOnlySchema,
-  body: { ...csrfOnlySchema.body, properties: { ...csrfOnlySchema.body.properties, ...properties }, required: ['csrf', ...required] },
-});
 
 /** Bank-card step-up: card + reserved phone checked by the card network, then an SMS code to that phone. */
 export async function registerBankCardRoutes(app: FastifyInstance, deps: { kit: InteractionKit; bankCard: BankCardVerification; accounts: AccountService }) {
@@ -38,7 +33,7 @@ export async function registerBankCardRoutes(app: FastifyInstance, deps: { kit: 
     });
 
     scope.post<{ Params: Params; Body: Body }>('/:uid/bank/check', {
-      schema: withFields({ card_number: { type: 'string', maxLength: 40 }, phone: { type: 'string', maxLength: 32 } }, ['card_number', 'phone']),
+      schema: bankCardCheckSchema,
     }, async (request, reply) => {
       const loaded = await stepUpAccount(request, reply);
       if (!loaded) return reply;
@@ -54,7 +49,7 @@ export async function registerBankCardRoutes(app: FastifyInstance, deps: { kit: 
       }
     });
 
-    scope.post<{ Params: Params; Body: Body }>('/:uid/bank/confirm', { schema: withFields({ code: { type: 'string', maxLength: 16 } }, ['code']) }, async (request, reply) => {
+    scope.post<{ Params: Params; Body: Body }>('/:uid/bank/confirm', { schema: codeSchema }, async (request, reply) => {
       const loaded = await stepUpAccount(request, reply);
       if (!loaded) return reply;
       const { details, ctx, account } = loaded;

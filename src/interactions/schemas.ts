@@ -1,4 +1,4 @@
-/** Form bodies of the interaction pages. Extra fields are dropped; every field is a bounded string. */
+/** Form bodies of the interaction pages. Unknown fields are refused; every field is a bounded string. */
 const str = (maxLength: number) => ({ type: 'string', maxLength });
 
 const form = (properties: Record<string, object>, required: string[]) => ({
@@ -14,3 +14,6 @@ export const registerSendSchema = form({ name: str(64), id_number: str(32), phon
 export const registerCompleteSchema = form({ code: str(16), password: str(1024), password_confirm: str(1024) }, ['code', 'password', 'password_confirm']);
 export const csrfOnlySchema = form({}, []);
 export const abortSchema = form({ reason: { type: 'string', enum: ['unavailable'] } }, []);
+export const stepUpPasswordSchema = form({ password: str(1024) }, ['password']);
+export const codeSchema = form({ code: str(16) }, ['code']);
+export const bankCardCheckSchema = form({ card_number: str(40), phone: str(32) }, ['card_number', 'phone']);

@@ -9,7 +9,7 @@ import type { createPasswordAuthenticator } from '../authn/password/authenticato
 import type { createSmsOtpAuthenticator } from '../authn/sms-otp/authenticator.ts';
 import { t } from './i18n.ts';
 import type { Body, Details, InteractionKit, Params } from './interaction-kit.ts';
-import { csrfOnlySchema } from './schemas.ts';
+import { codeSchema, csrfOnlySchema, stepUpPasswordSchema } from './schemas.ts';
 import { errorPage, type PageContext } from './views/pages.ts';
 import { stepUpPage, unmetPage } from './views/step-up.ts';
 
@@ -97,7 +97,7 @@ export function createStepUp(deps: StepUpDeps) {
   async function register(app: FastifyInstance) {
     await app.register(async (scope) => {
       scope.post<{ Params: Params; Body: Body }>('/:uid/step-up/password', {
-        schema: { ...csrfOnlySchema, body: { ...csrfOnlySchema.body, properties: { ...csrfOnlySchema.body.properties, password: { type: 'string', maxLength: 1024 } }, required: ['csrf', 'password'] } },
+        schema: stepUpPasswordSchema,
       }, async (request, reply) => {
         const loaded = await loadStepUp(request, reply);
         if (!loaded) return reply;
@@ -127,7 +127,7 @@ export function createStepUp(deps: StepUpDeps) {
       });
 
       scope.post<{ Params: Params; Body: Body }>('/:uid/step-up/sms/verify', {
-        schema: { ...csrfOnlySchema, body: { ...csrfOnlySchema.body, properties: { ...csrfOnlySchema.body.properties, code: { type: 'string', maxLength: 16 } }, required: ['csrf', 'code'] } },
+        schema: codeSchema,
       }, async (request, reply) => {
         const loaded = await loadStepUp(request, reply);
         if (!loaded) return reply;

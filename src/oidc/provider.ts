@@ -131,21 +131,27 @@ export function createOidcProvider(deps: ProviderDeps): Provider {
       const source = (ctx.oidc.entities.AuthorizationCode ?? ctx.oidc.entities.RefreshToken) as { acr?: string; authTime?: number } | undefined;
       return source ? { acr: source.acr, auth_time: source.authTime } : undefined;
     },
-    // Trusted first-party services (admin-registered with require_consent false) skip the consent page.
+    // Trusted first-party services (admin-registered with require_consent false) skip the consent page: their
+    // grant gets whatever scopes are asked for, saved only when a scope is new.
     loadExistingGrant: async (ctx) => {
       const client = ctx.oidc.client!;
+      const trusted = (client as unknown as { require_consent?: boolean }).require_consent === false;
+      const requested = [...(ctx.oidc.requestParamScopes ?? ['openid'])];
       const grantId = ctx.oidc.result?.consent?.grantId || ctx.oidc.session!.grantIdFor(client.clientId);
       if (grantId) {
         const grant = await ctx.oidc.provider.Grant.find(grantId);
-        if (grant && (client as unknown as { require_consent?: boolean }).require_consent === false) {
-          grant.addOIDCScope(ctx.oidc.requestParamScopes ? [...ctx.oidc.requestParamScopes].join(' ') : 'openid');
-          await grant.save();
+        if (grant && trusted) {
+          const granted = new Set((grant.getOIDCScope() ?? '').split(' '));
+          if (requested.some((scope) => !granted.has(scope))) {
+            grant.addOIDCScope(requested.join(' '));
+            await grant.save();
+          }
         }
         return grant;
       }
-      if ((client as unknown as { require_consent?: boolean }).require_consent === false && ctx.oidc.session?.accountId) {
+      if (trusted && ctx.oidc.session?.accountId) {
         const grant = new ctx.oidc.provider.Grant({ clientId: client.clientId, accountId: ctx.oidc.session.accountId });
-        grant.addOIDCScope([...(ctx.oidc.requestParamScopes ?? ['openid'])].join(' '));
+        grant.addOIDCScope(requested.join(' '));
         grant.addOIDCClaims(['acr', 'amr', 'auth_time']);
         await grant.save();
         return grant;

@@ -7,7 +7,7 @@ import { loadSandboxBankCards, startSandboxBankCardService } from '../../src/con
 import type { BankCardClaim } from '../../src/connectors/bank-card/types.ts';
 import { ConnectorError } from '../../src/connectors/errors.ts';
 import { signRequest } from '../../src/connectors/signed-http.ts';
-import { loadBinTable, luhnCheckDigit, validateCardNumber } from '../../src/identity/bank-card.ts';
+import { loadBinTable, validateCardNumber } from '../../src/identity/bank-card.ts';
 import { validateIdNumber } from '../../src/identity/id-number.ts';
 
 const APP_ID = 'gov-idp';
