@@ -1,6 +1,13 @@
 import type { LevelCatalog, LevelDefinition, MethodId } from './levels.ts';
 
-export type Factor = { method: MethodId; at: number /* epoch seconds */ };
+export type Factor = {
+  method: MethodId;
+  at: number; // epoch seconds
+  /** The highest level this factor may count towards (a certificate counts up to its CA's mapped level). */
+  maxLevel?: string;
+  /** amr values beyond the method's own, e.g. `pin` when the certificate's key needed one. */
+  amr?: readonly string[];
+};
 
 export type SessionFacts = {
   /** The account's best proofing (id from the level table), or null when nothing was proofed. */
@@ -25,6 +32,7 @@ export function freshMethods(catalog: LevelCatalog, level: LevelDefinition, fact
     const age = facts.now - factor.at;
     const method = catalog.methods[factor.method];
     if (!method || age < 0) continue;
+    if (factor.maxLevel !== undefined && (catalog.level(factor.maxLevel)?.rank ?? 0) < level.rank) continue;
     if (age > method.freshnessSeconds || age > level.absoluteSeconds) continue;
     if (facts.maxAge !== undefined && age > facts.maxAge) continue;
     if (idleExpired && factor.at <= facts.lastSeen!) continue;
@@ -65,13 +73,15 @@ export function planStepUp(catalog: LevelCatalog, target: LevelDefinition, facts
   let unmet: 'proofing' | 'methods' = 'proofing';
   for (const path of target.paths) {
     const proofingShort = catalog.proofingRank(facts.proofing) < catalog.proofingRank(path.proofing);
-    const raisedBy = proofingShort ? catalog.proofing.find((p) => p.id === path.proofing)?.raisedBy : undefined;
-    if (proofingShort && (!raisedBy || !available.has(raisedBy))) continue;
+    const raisers = proofingShort ? catalog.proofing.find((p) => p.id === path.proofing)?.raisedBy ?? [] : [];
+    if (proofingShort && !raisers.some((m) => available.has(m))) continue;
     unmet = 'methods';
     for (const combo of path.methods) {
-      if (raisedBy && !combo.includes(raisedBy)) continue;
+      const raiser = combo.find((m) => raisers.includes(m) && available.has(m));
+      if (proofingShort && !raiser) continue;
       const missing = combo.filter((m) => !fresh.has(m));
-      if (raisedBy && fresh.has(raisedBy) && !missing.includes(raisedBy)) missing.push(raisedBy);
+      // Done earlier in this session without raising the proofing: it must be done again to do so.
+      if (raiser && !missing.includes(raiser)) missing.push(raiser);
       if (missing.some((m) => !available.has(m))) continue;
       feasible.push(missing);
     }

@@ -3,12 +3,12 @@ import { computeLevel, freshMethods, planStepUp, type SessionFacts, type StepUpP
 import type { LevelCatalog, LevelDefinition, MethodId } from './levels.ts';
 import type { PolicyService } from './policy-service.ts';
 import type { ProofingRepository } from './proofing-repository.ts';
-import type { SessionFactsRepository } from './session-facts-repository.ts';
+import type { SessionFactsRepository, VerifiedFactor } from './session-facts-repository.ts';
 
 export type Requirement = { level: LevelDefinition; maxAge?: number; format: 'uri' | 'eidas'; requiredBy: 'default' | 'policy' | 'request' };
 
 /** What a finished interaction passes to the provider besides `login`: the methods it verified. */
-export type FactorsResult = { factors?: MethodId[] };
+export type FactorsResult = { factors?: (MethodId | VerifiedFactor)[] };
 
 type Evaluation = { requirement: Requirement; current: LevelDefinition | undefined };
 
@@ -87,7 +87,8 @@ export function createAssuranceEvaluator(deps: {
       if (!session?.accountId) return false;
       const result = ctx.oidc.result as (FactorsResult & { login?: { ts?: number } }) | undefined;
       if (result?.login && Array.isArray(result.factors)) {
-        await deps.facts.record(session.uid, session.accountId, result.factors, result.login.ts ?? nowSeconds());
+        const verified = result.factors.map((f) => (typeof f === 'string' ? { method: f } : f));
+        await deps.facts.record(session.uid, session.accountId, verified, result.login.ts ?? nowSeconds());
       }
       const facts = await sessionFacts(session.uid, session.accountId, required.maxAge);
       const current = computeLevel(catalog, facts);
@@ -96,7 +97,8 @@ export function createAssuranceEvaluator(deps: {
         const order = Object.keys(catalog.methods) as MethodId[];
         const fresh = freshMethods(catalog, current, facts);
         session.acr = catalog.acrFor(current, required.format);
-        session.amr = catalog.amrFor(order.filter((m) => fresh.has(m)));
+        const extra = facts.factors.filter((f) => fresh.has(f.method)).flatMap((f) => f.amr ?? []);
+        session.amr = [...new Set([...catalog.amrFor(order.filter((m) => fresh.has(m))), ...extra])];
         await deps.facts.touch(session.uid, facts.now);
         return false;
       }

@@ -5,7 +5,8 @@ export type MethodId = 'pwd' | 'sms' | 'face' | 'bank' | 'hwk' | 'swk';
 export const METHOD_IDS: readonly MethodId[] = ['pwd', 'sms', 'face', 'bank', 'hwk', 'swk'];
 
 export type MethodDefinition = { amr: readonly string[]; freshnessSeconds: number; name: Localized };
-export type ProofingDefinition = { id: string; name: Localized; raisedBy?: MethodId };
+/** `raisedBy`: the methods that prove the identity to this standard while authenticating (a face match, a CA certificate). */
+export type ProofingDefinition = { id: string; name: Localized; raisedBy?: readonly MethodId[] };
 /** One way to reach a level: a proofing of the account and combinations of this session's methods. */
 export type LevelPath = { proofing: string; methods: readonly (readonly MethodId[])[] };
 
@@ -61,14 +62,15 @@ export function createLevelCatalog(raw: unknown, issuer: string, options: { vari
   if (!config.methods || typeof config.methods !== 'object') fail('"methods" must be an object');
   if (!Array.isArray(config.levels) || config.levels.length === 0) fail('"levels" must be a non-empty list');
 
-  const proofing = config.proofing as ProofingDefinition[];
+  const proofing = (config.proofing as (Omit<ProofingDefinition, 'raisedBy'> & { raisedBy?: MethodId | MethodId[] })[])
+    .map((p): ProofingDefinition => (p.raisedBy === undefined ? p as ProofingDefinition : { ...p, raisedBy: ([] as MethodId[]).concat(p.raisedBy) }));
   const methods = config.methods as Record<MethodId, MethodDefinition>;
   for (const [id, method] of Object.entries(methods)) {
     if (!METHOD_IDS.includes(id as MethodId)) fail(`unknown method "${id}"`);
     if (!Number.isInteger(method.freshnessSeconds) || method.freshnessSeconds <= 0) fail(`method "${id}" needs a positive freshnessSeconds`);
     if (!Array.isArray(method.amr) || method.amr.length === 0) fail(`method "${id}" needs amr values`);
   }
-  for (const p of proofing) if (p.raisedBy && !methods[p.raisedBy]) fail(`proofing "${p.id}" raisedBy unknown method "${p.raisedBy}"`);
+  for (const p of proofing) for (const m of p.raisedBy ?? []) if (!methods[m]) fail(`proofing "${p.id}" raisedBy unknown method "${m}"`);
 
   const levels = (config.levels as (Omit<LevelDefinition, 'rank' | 'paths'> & { alternatives?: RawAlternative[] })[]).map((level, index): LevelDefinition => {
     if (!/^[A-Za-z0-9_-]{1,16}$/.test(level.id ?? '')) fail(`level ${index + 1} has an invalid id`);

@@ -9,6 +9,7 @@ import { describeError } from './error-messages.ts';
 import { pickLocale, t, type Locale } from './i18n.ts';
 import { errorPage, type PageContext, type UpstreamChoices } from './views/pages.ts';
 import type { MethodId } from '../assurance/levels.ts';
+import type { VerifiedFactor } from '../assurance/session-facts-repository.ts';
 
 export type Details = Awaited<ReturnType<Provider['interactionDetails']>>;
 export type Params = { uid: string };
@@ -103,7 +104,7 @@ export function createInteractionKit(deps: {
    * sets `acr`/`amr` from everything still fresh in the session, so a step-up adds to what was done.
    */
   async function finishLogin(request: FastifyRequest, reply: FastifyReply, verified: Verified,
-    options: { methods?: readonly MethodId[]; at?: number } = {}) {
+    options: { methods?: readonly MethodId[]; factors?: readonly VerifiedFactor[]; at?: number } = {}) {
     await deps.onVerified?.(verified);
     const redirectTo = await provider.interactionResult(request.raw, reply.raw, {
       login: {
@@ -113,7 +114,8 @@ export function createInteractionKit(deps: {
         remember: true,
       },
       // An upstream login stands for several of our methods at once (its mapping); a local one for one.
-      factors: options.methods ? [...options.methods] : [verified.method],
+      // A certificate carries its limits (the level its CA maps to, `pin`) as a VerifiedFactor.
+      factors: options.factors ? [...options.factors] : options.methods ? [...options.methods] : [verified.method],
     }, { mergeWithLastSubmission: false });
     return reply.redirect(redirectTo, 303);
   }

@@ -28,7 +28,12 @@ t.test('level = min(proofing, authentication), with per-method freshness and per
     ['a method done after the idle gap counts', facts('register_verified', [f('pwd', 4000), f('sms', 5)], { lastSeen: ago(3600) }), 'L1'],
     ['max_age excludes older methods', facts('register_verified', [f('pwd', 600), f('sms', 10)], { maxAge: 300 }), 'L1'],
     ['certificate with in-person proofing: L4', facts('in_person', [f('hwk', 10)]), 'L4'],
-    ['certificate, no in-person proofing: no level from it', facts('register_verified', [f('hwk', 10)]), undefined],
+    ['certificate on a register-verified account: the proofing limits it to L2', facts('register_verified', [f('hwk', 10)]), 'L2'],
+    ['certificate whose CA maps to L3 counts up to L3 only', facts('in_person', [{ method: 'hwk', at: ago(10), maxLevel: 'L3' }]), 'L3'],
+    ['certificate capped at L1 on a well-proofed account', facts('in_person', [{ method: 'swk', at: ago(10), maxLevel: 'L1' }]), 'L1'],
+    ['a capped certificate does not lift password + SMS above L2',
+      facts('in_person', [f('pwd', 10), f('sms', 10), { method: 'hwk', at: ago(10), maxLevel: 'L2' }]), 'L2'],
+    ['certificate on a self-asserted account: L1', facts('self_asserted', [f('swk', 10)]), 'L1'],
     ['a factor from the future is ignored', facts('register_verified', [f('pwd', -60)]), undefined],
   ];
   for (const [label, input, expected] of cases) t.equal(computeLevel(catalog, input)?.id, expected, label);
@@ -52,6 +57,13 @@ t.test('step-up plans ask only for what is missing', async (t) => {
   t.same(planStepUp(catalog, L2, facts('register_verified', [f('pwd', 10)]), new Set<MethodId>(['pwd'])),
     { kind: 'unmet', reason: 'methods' }, 'no verified phone: L2 cannot be reached');
   t.same(planStepUp(catalog, L4, facts('register_verified', [f('pwd', 10)]), all), { kind: 'unmet', reason: 'proofing' }, 'L4 needs a service hall or a certificate');
+  const withCertificates = new Set<MethodId>(['pwd', 'sms', 'face', 'hwk', 'swk']);
+  t.same(planStepUp(catalog, L4, facts('register_verified', [f('pwd', 10)]), withCertificates), { kind: 'step_up', missing: ['hwk'], next: ['hwk', 'swk'] },
+    'a certificate both proves and authenticates for L4');
+  t.same(planStepUp(catalog, L4, facts('in_person', [{ method: 'hwk', at: ago(10), maxLevel: 'L3' }]), withCertificates),
+    { kind: 'step_up', missing: ['hwk'], next: ['hwk', 'swk'] }, 'a certificate capped below L4 does not count for L4');
+  t.same(planStepUp(catalog, L3, facts('register_verified', [f('pwd', 10), f('sms', 10)]), withCertificates),
+    { kind: 'step_up', missing: ['face'], next: ['face', 'hwk', 'swk'] }, 'face or a certificate, side by side');
   t.same(planStepUp(catalog, L2, facts('self_asserted', [f('pwd', 10)]), all), { kind: 'unmet', reason: 'proofing' });
 });
 
