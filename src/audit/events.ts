@@ -36,6 +36,7 @@ export const AUDIT_EVENTS = [
   'account.session_ended',
   'account.imported',
   'account.linked_upstream',
+  'account.linked_certificate',
   'consent.revoked',
   'login.legacy_upgraded',
   'login.upstream',

@@ -1,6 +1,7 @@
 import type { LevelCatalog } from '../assurance/levels.ts';
 import type { ProofingRepository } from '../assurance/proofing-repository.ts';
 import type { AuditLog } from '../audit/audit-log.ts';
+import type { AuditEventName } from '../audit/events.ts';
 import type { Database } from '../db/database.ts';
 import type { DataProtector } from '../identity/data-protection.ts';
 import { maskIdNumber, validateIdNumber } from '../identity/id-number.ts';
@@ -36,6 +37,15 @@ export class RecognitionRefused extends Error {
 
 const REGISTER_VERIFIED = 'register_verified';
 
+export type RecognitionSource = {
+  link: string;
+  createAccounts: boolean;
+  proofing: string;
+  evidence: Record<string, unknown>;
+  verifiedBy: string;
+  linkEvent: Extract<AuditEventName, 'account.linked_upstream' | 'account.linked_certificate'>;
+};
+
 /** `abc123456789` → `abc1****`: enough to tell subjects apart in an investigation, not to reuse one. */
 export function maskSubject(subject: string): string {
   return `${Array.from(subject).slice(0, 4).join('')}****`;
@@ -62,10 +72,12 @@ export function createRecognition(deps: {
 }) {
   const { catalog, protector } = deps;
 
-  async function recognise(upstream: Upstream, identity: UpstreamIdentity, context: { ip: string; clientId?: string }): Promise<Recognised> {
-    const grant = grantFor(upstream, identity.acr, catalog);
-    if (!grant) throw new RecognitionRefused('acr_not_mapped', { detail: { acr: identity.acr ?? null } });
-
+  /**
+   * The same for any source that vouches for an ID number at a proofing: `source.link` names the link row
+   * (an upstream id, or `ca:<trust service>` for certificates) and `source.verifiedBy` the account's
+   * identity_verified_by when it is created.
+   */
+  async function recogniseAs(source: RecognitionSource, identity: UpstreamIdentity, context: { ip: string; clientId?: string }): Promise<Omit<Recognised, 'grant'>> {
     if (identity.idNumber === undefined || identity.idNumber === null || identity.idNumber === '') throw new RecognitionRefused('id_number_missing');
     // A JSON number cannot hold 18 digits exactly, nor the check character X.
     if (typeof identity.idNumber !== 'string') throw new RecognitionRefused('id_number_invalid', { detail: { idNumberReason: 'format' } });
@@ -76,7 +88,9 @@ export function createRecognition(deps: {
     const idNumberHash = protector.lookupHash('id_number', idNumber);
     const subjectMasked = maskSubject(identity.subject);
     const now = deps.clock();
-    const evidence = { upstream: upstream.id, subject: identity.subject, ...(identity.acr !== undefined ? { acr: identity.acr } : {}) };
+    const { evidence } = source;
+    const grant = { proofing: source.proofing };
+    const upstream = { id: source.link, createAccounts: source.createAccounts };
 
     const resolved = await deps.db.transaction(async (tx) => {
       const links = createLinkRepository(tx);
@@ -103,7 +117,7 @@ export function createRecognition(deps: {
           if (!upstream.createAccounts) throw new RecognitionRefused('no_local_account', { actor });
           const name = cleanName(identity.name);
           if (!name) throw new RecognitionRefused('name_missing', { actor });
-          const verifiedBy = catalog.proofingRank(grant.proofing) >= catalog.proofingRank(REGISTER_VERIFIED) ? `upstream:${upstream.id}` : null;
+          const verifiedBy = catalog.proofingRank(grant.proofing) >= catalog.proofingRank(REGISTER_VERIFIED) ? source.verifiedBy : null;
           accountId = await links.insertAccount({
             idNumberHash,
             idNumberEnc: protector.encrypt(idNumber, 'accounts.id_number'),
@@ -134,7 +148,7 @@ export function createRecognition(deps: {
       if (outcome !== 'known') {
         const inserted = await links.insertLink(upstream.id, identity.subject, accountId!, now);
         if (inserted) await deps.audit.recordWithin(tx, {
-          event: 'account.linked_upstream', result: 'success', actor, accountId, clientId: context.clientId, ip: context.ip,
+          event: source.linkEvent, result: 'success', actor, accountId, clientId: context.clientId, ip: context.ip,
           detail: { upstream: upstream.id, subject: subjectMasked, created: outcome === 'created' },
         });
       }
@@ -151,10 +165,21 @@ export function createRecognition(deps: {
       await deps.proofing.record(deps.db, accountId, grant.proofing, evidence, now);
       proofingRecorded = true;
     }
-    return { accountId, idNumberMasked: actor, outcome, grant, proofingRecorded };
+    return { accountId, idNumberMasked: actor, outcome, proofingRecorded };
   }
 
-  return { recognise };
+  async function recognise(upstream: Upstream, identity: UpstreamIdentity, context: { ip: string; clientId?: string }): Promise<Recognised> {
+    const grant = grantFor(upstream, identity.acr, catalog);
+    if (!grant) throw new RecognitionRefused('acr_not_mapped', { detail: { acr: identity.acr ?? null } });
+    const evidence = { upstream: upstream.id, subject: identity.subject, ...(identity.acr !== undefined ? { acr: identity.acr } : {}) };
+    const recognised = await recogniseAs({
+      link: upstream.id, createAccounts: upstream.createAccounts, proofing: grant.proofing, evidence,
+      verifiedBy: `upstream:${upstream.id}`, linkEvent: 'account.linked_upstream',
+    }, identity, context);
+    return { ...recognised, grant };
+  }
+
+  return { recognise, recogniseAs };
 }
 
 export type Recognition = ReturnType<typeof createRecognition>;
