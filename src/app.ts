@@ -19,6 +19,8 @@ import { createStepUp } from './interactions/step-up-routes.ts';
 import { registerFaceRoutes } from './interactions/face-routes.ts';
 import { registerBankCardRoutes } from './interactions/bank-card-routes.ts';
 import { mountProvider } from './oidc/mount.ts';
+import { registerCertificateRoutes } from './interactions/certificate-routes.ts';
+import { registerTrustRoutes } from './trust/trust-registry.ts';
 
 const APP_CSS = readFileSync(new URL('./interactions/assets/app.css', import.meta.url));
 
@@ -60,11 +62,12 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
   // Browsers ask for it on every page; answer without content rather than a problem document.
   app.get('/favicon.ico', async (_request, reply) => reply.status(204).header('cache-control', 'public, max-age=86400').send());
 
-  const { face } = runtime;
+  const { face, certificates } = runtime;
   const selfService = createSelfService(runtime, config.selfService);
   const kit = createInteractionKit({
     provider: runtime.provider, csrf: runtime.csrf, clock: runtime.clock,
     upstreamChoices: runtime.upstreams.length > 0 ? (locale, uid) => upstreamChoices(runtime.upstreams, locale, uid) : undefined,
+    certificateLogin: Boolean(certificates),
     onVerified: async (verified) => {
       if (face && verified.method !== 'face') await face.clearFailures(verified.accountId);
       // Signing in during the cooling-off period cancels a deregistration.
@@ -77,11 +80,19 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
     extraMethods: async (account) => [
       ...(face && (await face.isAvailable(account.id)) ? ['face' as const] : []),
       ...(runtime.bankCard ? ['bank' as const] : []),
+      // Anyone may hold a certificate from a recognised CA; which of the two it is shows only when it is used.
+      ...(certificates ? ['hwk' as const, 'swk' as const] : []),
     ],
   });
   await stepUp.register(app);
   if (face) await registerFaceRoutes(app, { kit, stepUp, face, accounts: runtime.accounts, catalog: runtime.catalog });
   if (runtime.bankCard) await registerBankCardRoutes(app, { kit, bankCard: runtime.bankCard, accounts: runtime.accounts });
+  if (certificates) {
+    await registerCertificateRoutes(app, {
+      kit, login: certificates.login, presented: certificates.presented, tlsUrl: config.certificates.tls?.publicUrl, proxy: Boolean(config.certificates.proxy),
+    });
+  }
+  await registerTrustRoutes(app, runtime.trust);
   await registerInteractionRoutes(app, {
     provider: runtime.provider,
     issuer: config.issuer,
@@ -109,7 +120,7 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
   await registerAdminRoutes(app, {
     provider: runtime.provider, clients: runtime.clients, audit: runtime.audit, accounts: runtime.accounts, catalog: runtime.catalog,
     policies: runtime.policies, consoleLevel: config.adminConsoleLevel, sandboxSms: runtime.sandboxSms,
-    accountAdmin: runtime.accountAdmin, registry: runtime.registrySync,
+    accountAdmin: runtime.accountAdmin, registry: runtime.registrySync, trust: runtime.trust,
     changePhoneByStaff: (accountId, phone, actor, reason) => selfService.changePhoneByStaff(accountId, phone, actor, reason),
   });
 

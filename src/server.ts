@@ -5,6 +5,7 @@ import { createRuntime } from './bootstrap/runtime.ts';
 import { ensureConsoleClient } from './console/routes.ts';
 import { ensureAccountClient } from './self-service/routes.ts';
 import { createSelfService, scheduleClosures } from './self-service/service.ts';
+import { startCertificateTlsListener } from './authn/certificate/tls-listener.ts';
 
 async function main() {
   let config;
@@ -33,6 +34,11 @@ async function main() {
 
   const app = await buildApp(runtime);
   await app.listen({ port: config.port, host: config.host });
+  const tls = config.certificates.tls;
+  const tlsListener = tls && runtime.certificates ? await startCertificateTlsListener({
+    host: tls.host, port: tls.port, keyFile: tls.keyFile, certFile: tls.certFile, issuer: config.issuer,
+    presented: runtime.certificates.presented, trust: runtime.certificates.trust,
+  }) : undefined;
 
   const lines = [
     '',
@@ -43,7 +49,9 @@ async function main() {
     `  hot state:   ${runtime.hot.kind === 'redis' ? 'Redis (REDIS_URL)' : 'PostgreSQL (no REDIS_URL)'}`,
     `  your account:  ${config.issuer}/account/   (sessions, consents, phone, export, deregistration; /account/reset for a forgotten password)`,
     `  admin console: ${config.issuer}/console/   (accounts with an admin role, signed in at ${config.adminConsoleLevel} or higher)`,
+    `  trust list:    ${config.issuer}/trust/list   (signed list of recognised CAs; keys at /trust/jwks)`,
   ];
+  if (tlsListener) lines.push(`  certificate TLS listener: ${tls!.publicUrl} (port ${tlsListener.port}, asks for a TLS client certificate)`);
   if (config.demoData) {
     lines.push(
       `  demo portal: ${config.issuer}/demo/   (client demo-portal / demo-portal-secret)`,
@@ -63,6 +71,7 @@ async function main() {
   const shutdown = async (signal: string) => {
     app.log.info({ signal }, 'shutting down');
     stopClosures();
+    await tlsListener?.close();
     await app.close();
     await runtime.close();
     process.exit(0);

@@ -11,6 +11,7 @@ import type { PolicyService } from '../assurance/policy-service.ts';
 import type { AccountAdminService } from '../accounts/admin-service.ts';
 import type { RegistrySync } from '../accounts/registry-sync.ts';
 import { registerAccountAdminRoutes } from './accounts-routes.ts';
+import { registerTrustAdminRoutes, type TrustRegistry } from '../trust/trust-registry.ts';
 import { assertPermission, createAdminAuth, type AdminPrincipal } from './auth.ts';
 import type { Permission } from './permissions.ts';
 import { auditQuery, clientIdParams, clientMetadataBody, policyBody, policyQuery } from './schemas.ts';
@@ -28,6 +29,8 @@ export type AdminDeps = {
   /** The in-person path for a lost phone: staff record the new number after checking the person at a service hall. */
   changePhoneByStaff: (accountId: string, phone: string, actor: { name: string; ip?: string }, reason: string) => Promise<unknown>;
   sandboxSms?: SandboxSmsGateway;
+  /** The CA trust registry's admin API (/admin/trust/...). */
+  trust: TrustRegistry;
 };
 
 declare module 'fastify' {
@@ -99,6 +102,7 @@ export async function registerAdminRoutes(app: FastifyInstance, deps: AdminDeps)
     });
 
     await registerAccountAdminRoutes(scope, { accounts: deps.accountAdmin, registry: deps.registry, changePhoneByStaff: deps.changePhoneByStaff });
+    await registerTrustAdminRoutes(scope, deps.trust);
 
     // The sandbox SMS outbox, so developers and tests can read codes; absent whenever a real gateway is configured.
     scope.get('/levels', { config: needs('policies:read') }, async () => ({

@@ -46,6 +46,8 @@ import { createSessionTerminator, type EndAllSessions } from '../oidc/session-te
 import { loadUpstreams, type Upstream } from '../federation/upstream-config.ts';
 import { createAccountAdminService, type AccountAdminService } from '../accounts/admin-service.ts';
 import { createRegistrySync, type RegistrySync } from '../accounts/registry-sync.ts';
+import { createTrustRegistry, type TrustRegistry } from '../trust/trust-registry.ts';
+import { createCertificateComponents, type CertificateComponents } from './certificates.ts';
 
 export type RuntimeOptions = {
   /** Schema on the search path (tests give each file its own). */
@@ -88,6 +90,10 @@ export type Runtime = {
   registrySync: RegistrySync;
   /** Absent when BANK_CARD_ENABLED=false. */
   bankCard?: BankCardVerification;
+  /** The CA trust registry (recognised CAs, partner exchange, signed trust list, peer lists). */
+  trust: TrustRegistry;
+  /** Absent when CERT_LOGIN_ENABLED=false. */
+  certificates?: CertificateComponents;
   clock: () => Date;
   signingKeyOrigins: ReadonlySet<string>;
   embeddedPostgres?: EmbeddedPostgres;
@@ -220,6 +226,16 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     provider = createOidcProvider({ config, db, hot, clients, accounts, keys, pages: providerPages, catalog, assurance });
     auditProviderEvents(provider, audit, (error) => log('error', 'oidc-provider server error', error));
 
+    const trust = createTrustRegistry({
+      db, hot, audit, catalog, protector, provider, issuer: config.issuer, clock,
+      findClient: async (clientId) => (await clients.find(clientId)) as Record<string, unknown> | undefined,
+      listNextUpdateSeconds: config.certificates.trustListValiditySeconds,
+      log: (message, detail) => log('warn', message, detail),
+    });
+    const certificates = config.certificates.enabled ? createCertificateComponents({
+      config: config.certificates, issuer: config.issuer, db, hot, protector, audit, catalog, proofing, limiter, trustStore: trust.store, clock,
+    }) : undefined;
+
     const endAllSessions = createSessionTerminator({ db, provider, audit });
     const registrySync = createRegistrySync({ db, register: populationRegister, protector, audit, endAllSessions });
     if (config.registryPollSeconds > 0) {
@@ -242,7 +258,7 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     return {
       config, db, hot, protector, audit, accounts, otp, clients, provider, password, sms, smsGateway, populationRegister, sandboxSms, sandboxRegister,
       csrf: createCsrf({ secret: config.cookieSecrets[0], secure: config.issuer.startsWith('https://'), protector }),
-      catalog, policies, proofing, assurance, face, bankCard, clock,
+      catalog, policies, proofing, assurance, face, bankCard, trust, certificates, clock,
       endAllSessions, upstreams, accountAdmin: createAccountAdminService({ db, protector, audit, endAllSessions }),
       registrySync,
       signingKeyOrigins: origins,

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
 import { parseKeyRing } from '../identity/data-protection.ts';
 import { loadSelfServiceSettings } from '../self-service/settings.ts';
 import { ConfigError } from './errors.ts';
-import type { Config, ConnectorChoice, Mode } from './types.ts';
+import type { CertificateLoginConfig, Config, ConnectorChoice, Mode } from './types.ts';
 
 export { ConfigError };
 
@@ -113,6 +114,7 @@ export function loadConfig(env: Env): Config {
       sandboxCardsFile: env.BANK_CARD_SANDBOX_FILE ?? `${CONFIG_DIR}sandbox-bank-cards.json`,
       binTableFile: env.BANK_BIN_FILE ?? `${CONFIG_DIR}bank-bins.json`,
     },
+    certificates: certificateSettings(env, port, problems),
     session: {
       absoluteSeconds: integer(env.SESSION_ABSOLUTE_SECONDS, 12 * 3600, 'SESSION_ABSOLUTE_SECONDS', problems, 60, 7 * 86400),
       idleSeconds: integer(env.SESSION_IDLE_SECONDS, 30 * 60, 'SESSION_IDLE_SECONDS', problems, 60, 86400),
@@ -165,6 +167,38 @@ export function productionProblems(config: Config): string[] {
   if (config.face.enabled && config.face.provider === 'sandbox') problems.push('FACE_SERVICE=sandbox is not allowed in production (set FACE_SERVICE=http, or FACE_SERVICE_ENABLED=false)');
   if (config.demoData) problems.push('DEMO_DATA must be off in production');
   return problems;
+}
+
+function certificateSettings(env: Env, port: number, problems: string[]): CertificateLoginConfig {
+  const tlsPort = env.CERT_TLS_PORT ? integer(env.CERT_TLS_PORT, 0, 'CERT_TLS_PORT', problems, 0, 65535) : undefined;
+  let tls: CertificateLoginConfig['tls'];
+  if (tlsPort !== undefined) {
+    if (tlsPort === port && tlsPort !== 0) problems.push('CERT_TLS_PORT must differ from PORT');
+    if (!env.CERT_TLS_KEY_FILE || !env.CERT_TLS_CERT_FILE) problems.push('CERT_TLS_KEY_FILE and CERT_TLS_CERT_FILE are required with CERT_TLS_PORT');
+    const publicUrl = (env.CERT_TLS_URL ?? `https://localhost:${tlsPort}`).replace(/\/+$/, '');
+    if (!/^https:\/\/[^/?#]+$/.test(publicUrl)) problems.push(`CERT_TLS_URL must be an https origin, got "${publicUrl}"`);
+    tls = { host: env.CERT_TLS_HOST ?? '0.0.0.0', port: tlsPort, keyFile: env.CERT_TLS_KEY_FILE ?? '', certFile: env.CERT_TLS_CERT_FILE ?? '', publicUrl };
+  }
+  let proxy: CertificateLoginConfig['proxy'];
+  if (env.CERT_PROXY_HEADER) {
+    const header = env.CERT_PROXY_HEADER.trim().toLowerCase();
+    if (!/^[a-z0-9-]+$/.test(header)) problems.push(`CERT_PROXY_HEADER must be a header name, got "${env.CERT_PROXY_HEADER}"`);
+    const addresses = (env.CERT_PROXY_ADDRESSES ?? '').split(',').map((a) => a.trim()).filter(Boolean);
+    if (addresses.length === 0) problems.push('CERT_PROXY_ADDRESSES (the proxies allowed to send CERT_PROXY_HEADER) is required with CERT_PROXY_HEADER');
+    for (const address of addresses) if (isIP(address) === 0) problems.push(`CERT_PROXY_ADDRESSES: "${address}" is not an IP address`);
+    proxy = { header, addresses };
+  }
+  return {
+    enabled: bool(env.CERT_LOGIN_ENABLED, true, 'CERT_LOGIN_ENABLED', problems),
+    challengeSeconds: integer(env.CERT_CHALLENGE_SECONDS, 120, 'CERT_CHALLENGE_SECONDS', problems, 10, 900),
+    revocationTimeoutMs: integer(env.CERT_REVOCATION_TIMEOUT_MS, 3000, 'CERT_REVOCATION_TIMEOUT_MS', problems, 100, 30000),
+    maxChainLength: integer(env.CERT_MAX_CHAIN_LENGTH, 6, 'CERT_MAX_CHAIN_LENGTH', problems, 1, 10),
+    perIpPerMinute: integer(env.CERT_LOGIN_PER_IP_PER_MINUTE, 30, 'CERT_LOGIN_PER_IP_PER_MINUTE', problems, 1, 100000),
+    createAccounts: bool(env.CERT_CREATE_ACCOUNTS, true, 'CERT_CREATE_ACCOUNTS', problems),
+    tls,
+    proxy,
+    trustListValiditySeconds: integer(env.TRUST_LIST_VALIDITY_SECONDS, 86400, 'TRUST_LIST_VALIDITY_SECONDS', problems, 60, 30 * 86400),
+  };
 }
 
 function selfServiceSettings(env: Env, problems: string[]) {

@@ -12,6 +12,25 @@ export type HttpConnectorConfig = {
   timeoutMs: number;
 };
 
+/** CA-certificate login (src/authn/certificate) and the trust list it relies on (src/trust). */
+export type CertificateLoginConfig = {
+  enabled: boolean;
+  /** Lifetime of a login challenge (server nonce) bound to one interaction. */
+  challengeSeconds: number;
+  /** The whole revocation check (OCSP, then CRL) never holds a login longer than this. */
+  revocationTimeoutMs: number;
+  maxChainLength: number;
+  perIpPerMinute: number;
+  /** A certificate whose ID number matches no account creates one, proofed at the CA's level. */
+  createAccounts: boolean;
+  /** The dedicated HTTPS listener that asks for a TLS client certificate (RSA/ECDSA; Node's TLS has no SM2). */
+  tls?: { host: string; port: number; keyFile: string; certFile: string; publicUrl: string };
+  /** A TLS-terminating reverse proxy forwards the client certificate (URL-encoded PEM) in this header, only from these addresses. */
+  proxy?: { header: string; addresses: readonly string[] };
+  /** How long a published trust list stays valid (its nextUpdate). */
+  trustListValiditySeconds: number;
+};
+
 export type Config = Readonly<{
   mode: Mode;
   host: string;
@@ -54,6 +73,7 @@ export type Config = Readonly<{
     sandboxCardsFile: string;
     binTableFile: string;
   };
+  certificates: CertificateLoginConfig;
   session: { absoluteSeconds: number; idleSeconds: number };
   tokens: {
     accessTokenSeconds: number;

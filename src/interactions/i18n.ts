@@ -1,3 +1,4 @@
+import { CERTIFICATE_ERROR_MESSAGES } from '../authn/certificate/errors.ts';
 export type Locale = 'zh-CN' | 'en';
 export const LOCALES: readonly Locale[] = ['zh-CN', 'en'];
 export const DEFAULT_LOCALE: Locale = 'zh-CN';
@@ -21,6 +22,24 @@ const MESSAGES = {
   'login.for': { 'zh-CN': '登录以继续使用「{client}」', en: 'Sign in to continue to “{client}”' },
   'login.tab.password': { 'zh-CN': '密码登录', en: 'Password' },
   'login.tab.sms': { 'zh-CN': '短信验证码登录', en: 'SMS code' },
+  'login.tab.certificate': { 'zh-CN': '数字证书登录', en: 'Digital certificate' },
+  'cert.title': { 'zh-CN': '数字证书登录', en: 'Sign in with a digital certificate' },
+  'cert.intro': {
+    'zh-CN': '插入 USB Key（或选择软证书），由证书助手对下方登录请求签名。支持各认可 CA 签发的 SM2 国密证书以及 RSA、ECDSA 证书。',
+    en: 'Insert your USB key (or choose your software certificate) and let the certificate assistant sign the request below. SM2, RSA and ECDSA certificates of every recognised CA are accepted.',
+  },
+  'cert.sign': { 'zh-CN': '使用证书签名并登录', en: 'Sign with my certificate' },
+  'cert.no_signer': {
+    'zh-CN': '未检测到证书助手。请安装所在 CA 提供的证书助手（浏览器扩展或本地客户端）后刷新页面，或使用下方的手工方式。',
+    en: 'No certificate assistant was found. Install the assistant your CA provides (browser extension or desktop client) and reload, or use the manual form below.',
+  },
+  'cert.manual': { 'zh-CN': '手工提交签名（自助终端与客户端集成使用）', en: 'Submit a signature manually (for kiosks and client integrations)' },
+  'cert.challenge': { 'zh-CN': '登录请求（待签名原文）', en: 'Sign-in request (the text to sign)' },
+  'cert.signature': { 'zh-CN': '签名值（Base64）', en: 'Signature (Base64)' },
+  'cert.chain': { 'zh-CN': '证书链（签名证书在前，Base64 DER 或 PEM）', en: 'Certificate chain (signing certificate first, Base64 DER or PEM)' },
+  'cert.submit': { 'zh-CN': '提交', en: 'Submit' },
+  'cert.tls': { 'zh-CN': '使用浏览器中已安装的证书登录', en: 'Use a certificate installed in this browser' },
+  'cert.stepup': { 'zh-CN': '使用数字证书', en: 'Use a digital certificate' },
   'login.identifier': { 'zh-CN': '身份证号码或手机号码', en: 'ID number or mobile number' },
   'login.identifier.hint': { 'zh-CN': '18 位公民身份号码，或 11 位手机号码', en: 'Your 18-character citizen ID number, or your 11-digit mobile number' },
   'login.password': { 'zh-CN': '密码', en: 'Password' },
@@ -124,6 +143,7 @@ export function t(locale: Locale, key: MessageKey, vars: Record<string, string> 
 
 /** Messages for typed errors, by error code; a code without an entry falls back to the English message. */
 export const ERROR_MESSAGES: Record<string, Record<Locale, string>> = {
+  ...CERTIFICATE_ERROR_MESSAGES,
   invalid_credentials: { 'zh-CN': '账号或密码错误。', en: 'The account or password is incorrect.' },
   temporarily_locked: { 'zh-CN': '失败次数过多，该账号暂时无法登录，请稍后再试。', en: 'Too many failed attempts. Sign-in with this identifier is paused for a while.' },
   rate_limited: { 'zh-CN': '操作过于频繁，请稍后再试。', en: 'Too many attempts. Please wait before trying again.' },

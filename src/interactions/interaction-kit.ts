@@ -29,11 +29,14 @@ export function createInteractionKit(deps: {
   onVerified?: (verified: Verified) => Promise<void>;
   /** Upstream identity providers to offer on the login page. */
   upstreamChoices?: (locale: Locale, uid: string) => UpstreamChoices | undefined;
+  certificateLogin?: boolean;
 }) {
   const { provider, csrf } = deps;
 
-  function sendPage(reply: FastifyReply, status: number, body: string) {
+  /** `csp`: a page that must run our own script (the certificate page) widens the default policy. */
+  function sendPage(reply: FastifyReply, status: number, body: string, options: { csp?: string } = {}) {
     applyPageSecurityHeaders(reply);
+    if (options.csp) reply.header('content-security-policy', options.csp);
     return reply.status(status).type('text/html; charset=utf-8').send(body);
   }
 
@@ -65,7 +68,7 @@ export function createInteractionKit(deps: {
       reply.setCookie(csrf.cookieName, nonce, csrf.cookieOptions);
     }
     const client = await provider.Client.find(String(details.params.client_id));
-    const path = request.url.split('?')[0].replace(/\/(login|send|verify|send-code|complete|consent|abort)$/, '');
+    const path = request.url.split('?')[0].replace(/\/(login|send|verify|send-code|complete|consent|abort|signed)$/, '');
     return {
       locale,
       uid: details.uid,
@@ -73,6 +76,7 @@ export function createInteractionKit(deps: {
       clientName: client?.clientName ?? String(details.params.client_id),
       langSwitchHref: `${path}?lang=${locale === 'en' ? 'zh-CN' : 'en'}`,
       upstreams: deps.upstreamChoices?.(locale, details.uid),
+      certificateLogin: deps.certificateLogin,
     };
   }
 

@@ -11,7 +11,7 @@ import { createAdapterClass, type ClientSource } from './adapter.ts';
 import { CLAIMS_BY_SCOPE, createFindAccount } from './claims.ts';
 
 /** `admin` is granted only to clients whose registered scope includes it (set through the admin API). */
-export const PROVIDER_SCOPES = ['openid', 'offline_access', 'profile', 'phone', 'id_number', 'admin', 'admin:policy', 'admin:audit', 'admin:accounts'] as const;
+export const PROVIDER_SCOPES = ['openid', 'offline_access', 'profile', 'phone', 'id_number', 'admin', 'admin:policy', 'admin:audit', 'admin:accounts', 'admin:trust', 'trust:partner'] as const;
 
 export type ProviderPages = {
   renderError: NonNullable<Configuration['renderError']>;

@@ -5,11 +5,16 @@ import { csrfInput, errorBox, field, layout, noticeBox } from './layout.ts';
 /** Sign-in buttons of upstream identity providers (src/federation), already in the page's language. */
 export type UpstreamChoices = { heading: string; links: readonly { href: string; label: string }[] };
 
-export type PageContext = { locale: Locale; uid: string; csrf: string; clientName: string; langSwitchHref: string; upstreams?: UpstreamChoices };
+export type PageContext = {
+  locale: Locale; uid: string; csrf: string; clientName: string; langSwitchHref: string; upstreams?: UpstreamChoices;
+  /** CA-certificate login is offered (src/authn/certificate). */
+  certificateLogin?: boolean;
+};
 
-const tabs = (ctx: PageContext, active: 'password' | 'sms') => html`<nav class="tabs" aria-label="${t(ctx.locale, 'login.title')}">
+export const tabs = (ctx: PageContext, active: 'password' | 'sms' | 'certificate') => html`<nav class="tabs" aria-label="${t(ctx.locale, 'login.title')}">
 <a href="/interaction/${ctx.uid}"${active === 'password' ? html` aria-current="page"` : ''}>${t(ctx.locale, 'login.tab.password')}</a>
 <a href="/interaction/${ctx.uid}/sms"${active === 'sms' ? html` aria-current="page"` : ''}>${t(ctx.locale, 'login.tab.sms')}</a>
+${ctx.certificateLogin ? html`<a id="tab-certificate" href="/interaction/${ctx.uid}/certificate"${active === 'certificate' ? html` aria-current="page"` : ''}>${t(ctx.locale, 'login.tab.certificate')}</a>` : ''}
 </nav>`;
 
 const upstreamLinks = (choices: UpstreamChoices | undefined) => choices && choices.links.length > 0

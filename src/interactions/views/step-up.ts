@@ -55,6 +55,7 @@ ${field({ name: 'code', label: t(locale, 'sms.code'), hint: t(locale, 'sms.code.
 </form>` : ''}` : ''}
 ${offers('face') ? html`<p class="links"><a id="face-start" href="/interaction/${ctx.uid}/face">${t(locale, 'face.start')}</a></p>` : ''}
 ${offers('bank') ? html`<p class="links"><a id="bank-start" href="/interaction/${ctx.uid}/bank">${t(locale, 'bank.start')}</a></p>` : ''}
+${offers('hwk') || offers('swk') ? html`<p class="links"><a id="certificate-start" href="/interaction/${ctx.uid}/certificate">${t(locale, 'cert.stepup')}</a></p>` : ''}
 <p class="links"><a href="/interaction/${ctx.uid}?switch=1">${t(locale, 'stepup.switch')}</a></p>
 <form method="post" action="/interaction/${ctx.uid}/abort" class="inline">${csrfInput(ctx.csrf)}${state.errorCode === 'face_unavailable' ? html`<input type="hidden" name="reason" value="unavailable">` : ''}<button type="submit" class="link" id="step-up-cancel">${t(locale, 'unmet.back', { client: ctx.clientName })}</button></form>`,
   });

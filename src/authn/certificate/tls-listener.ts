@@ -1,0 +1,89 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { TLSSocket, DetailedPeerCertificate } from 'node:tls';
+import { toPem } from '../../pki/certificate.ts';
+import type { PresentedCertificates } from './presented-certificates.ts';
+import type { TrustSource } from './types.ts';
+
+const PATH = /^\/interaction\/([A-Za-z0-9_-]{10,64})\/certificate\/tls$/;
+const CA_REFRESH_MS = 30_000;
+
+/** The client's certificate and the chain it sent, leaf first, as DER. */
+function peerChain(socket: TLSSocket): Uint8Array[] {
+  const chain: Uint8Array[] = [];
+  let current = socket.getPeerCertificate(true) as DetailedPeerCertificate | Record<string, never>;
+  const seen = new Set<string>();
+  while (current && 'raw' in current && current.raw && !seen.has(current.fingerprint256)) {
+    seen.add(current.fingerprint256);
+    chain.push(new Uint8Array(current.raw));
+    current = current.issuerCertificate;
+  }
+  return chain;
+}
+
+/**
+ * The dedicated HTTPS listener for TLS client certificates (RSA/ECDSA: Node's TLS stack has no SM2). It asks
+ * for a certificate naming the registered CAs, accepts whatever the browser sends (the chain is validated by
+ * our own validator, not OpenSSL's), parks it and sends the browser back to the interaction on the issuer.
+ */
+export async function startCertificateTlsListener(deps: {
+  host: string;
+  port: number;
+  keyFile: string;
+  certFile: string;
+  issuer: string;
+  presented: PresentedCertificates;
+  trust: TrustSource;
+}): Promise<{ server: Server; port: number; close(): Promise<void> }> {
+  const key = readFileSync(deps.keyFile);
+  const cert = readFileSync(deps.certFile);
+  // Browsers offer only certificates whose issuers the server names; Node's TLS cannot load SM2 anchors.
+  const acceptedCas = async () => (await deps.trust.current()).anchors.filter((a) => a.keyAlgorithm !== 'sm2').map((a) => toPem(a.der));
+  const options = async () => {
+    const ca = await acceptedCas();
+    return { key, cert, requestCert: true, rejectUnauthorized: false, ...(ca.length ? { ca } : {}) };
+  };
+
+  const page = (status: number, text: string) => `<!doctype html><html lang="en"><meta charset="utf-8"><title>${status}</title><p>${text}</p></html>`;
+  const server = createServer(await options(), (request, response) => {
+    void (async () => {
+      const match = PATH.exec((request.url ?? '').split('?')[0]);
+      if (request.method !== 'GET' || !match) {
+        response.writeHead(404, { 'content-type': 'text/html; charset=utf-8' }).end(page(404, 'Not found.'));
+        return;
+      }
+      const uid = match[1];
+      const chain = peerChain(request.socket as TLSSocket);
+      if (chain.length === 0) {
+        response.writeHead(400, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
+          .end(page(400, `No client certificate was presented. <a href="${deps.issuer}/interaction/${uid}/certificate">Back</a>`));
+        return;
+      }
+      const token = await deps.presented.park(uid, chain);
+      response.writeHead(303, { location: `${deps.issuer}/interaction/${uid}/certificate/tls-return?token=${token}`, 'cache-control': 'no-store' }).end();
+    })().catch(() => {
+      if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/html; charset=utf-8' });
+      response.end(page(500, 'Server error.'));
+    });
+  });
+
+  const refresh = setInterval(() => {
+    options().then((o) => server.setSecureContext(o), () => undefined);
+  }, CA_REFRESH_MS);
+  refresh.unref();
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(deps.port, deps.host, () => resolve());
+  });
+  const address = server.address();
+  return {
+    server,
+    port: typeof address === 'object' && address ? address.port : deps.port,
+    close: () => new Promise<void>((resolve) => {
+      clearInterval(refresh);
+      server.closeAllConnections();
+      server.close(() => resolve());
+    }),
+  };
+}
