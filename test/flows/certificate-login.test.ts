@@ -109,3 +109,120 @@ t.test('RSA certificate with a real OCSP responder logs into the existing accoun
   const again = await rp.start(ua, { acr_values: `${issuer}/acr/L4` });
   t.match(again.page.html, /CA 数字证书/, 'asked for a certificate that reaches L4');
 });
+
+t.test('cross-CA recognition: a person verified through one CA is recognised, not verified again, with another CA\'s certificate', async (t) => {
+  const { runtime, issuer } = await startTestServer(t);
+  const pki = createTestPki(t);
+  const files = await serveFiles(t);
+  const rootA = pki.root({ name: 'CA A Root', keyType: 'sm2' });
+  const rootB = pki.root({ name: 'CA B Root', keyType: 'rsa' });
+  files.set('/a.crl', rootA.crlDer({ nextUpdateHours: 1 }));
+  files.set('/b.crl', rootB.crlDer({ nextUpdateHours: 1 }));
+  await registerCa(runtime, { name: 'CA A', anchors: [rootA], policyLevels: { [POLICY_HIGH]: 'L4' }, revocationMode: 'crl' });
+  await registerCa(runtime, { name: 'CA B', anchors: [rootB], policyLevels: { [POLICY_MEDIUM]: 'L3' }, revocationMode: 'crl', keyProtection: 'software' });
+  const idNumber = buildUnregisteredIdNumber();
+  const fromA = rootA.leaf({ name: '吴十', keyType: 'sm2', idNumber, policies: [POLICY_HIGH], crlUrl: files.url('/a.crl') });
+  const fromB = rootB.leaf({ name: '吴十', keyType: 'rsa', idNumber, policies: [POLICY_MEDIUM], crlUrl: files.url('/b.crl') });
+  const rp = await portal(runtime, issuer, 'social-security');
+
+  const first = createUserAgent(issuer);
+  const a = await rp.start(first);
+  const doneA = await signAndPost(first, (await first.get(certificatePath(a.page.html))).html, fromA);
+  const subA = (await rp.tokens(doneA.redirectedTo!, a.verifier)).claims()!.sub;
+  const accounts = await count(runtime, 'accounts');
+  const proofings = await count(runtime, 'account_proofings');
+
+  const second = createUserAgent(issuer);
+  const b = await rp.start(second);
+  const doneB = await signAndPost(second, (await second.get(certificatePath(b.page.html))).html, fromB);
+  const claimsB = (await rp.tokens(doneB.redirectedTo!, b.verifier)).claims()!;
+  t.equal(claimsB.sub, subA, 'the same account');
+  t.equal(claimsB.acr, `${issuer}/acr/L3`, 'at the level CA B\'s policy grants');
+  t.equal(await count(runtime, 'accounts'), accounts, 'no second account');
+  t.equal(await count(runtime, 'account_proofings'), proofings, 'no second proofing: CA A\'s stands');
+  await runtime.audit.flush();
+  const { rows } = await runtime.db.query<{ detail: { outcome: string; ca: string } }>(
+    "SELECT detail FROM audit_events WHERE event = 'login.certificate' AND result = 'success' ORDER BY id");
+  t.same(rows.map((r) => r.detail.outcome), ['created', 'linked'], 'the second CA\'s certificate was linked to the account');
+  const links = await runtime.db.query<{ upstream: string }>('SELECT upstream FROM upstream_links ORDER BY linked_at');
+  t.equal(links.rows.length, 2, 'bound on (CA service, identifier) for each CA');
+  t.ok(links.rows.every((l) => l.upstream.startsWith('ca:')));
+});
+
+t.test('a bridge CA: leaf → issuing CA → root B → bridge → root A validates with RFC 5280 policy mapping', async (t) => {
+  const { runtime, issuer } = await startTestServer(t);
+  const pki = createTestPki(t);
+  const files = await serveFiles(t);
+  const platformPolicy = '1.2.156.99999.9.3';
+  const domainBPolicy = '1.2.156.88888.1.1';
+  const rootA = pki.root({ name: 'Platform Root A', keyType: 'rsa' });
+  const bridge = pki.root({ name: 'Bridge CA', keyType: 'rsa' });
+  const rootB = pki.root({ name: 'Province B Root', keyType: 'rsa' });
+  const bridgeCert = rootA.crossCertify(bridge, { policies: [platformPolicy] });
+  const rootBCert = bridge.crossCertify(rootB, { policies: [platformPolicy], policyMappings: [[platformPolicy, domainBPolicy]], requireExplicitPolicy: 0 });
+  const issuingB = rootB.intermediate({ name: 'Province B Issuing CA', policies: [domainBPolicy] });
+  files.set('/b-root.crl', rootB.crlDer({ nextUpdateHours: 1 }));
+  files.set('/b-issuing.crl', issuingB.crlDer({ nextUpdateHours: 1 }));
+  const leaf = issuingB.leaf({ name: '郑一', keyType: 'rsa', idNumber: buildUnregisteredIdNumber(), policies: [domainBPolicy], crlUrl: files.url('/b-issuing.crl') });
+  // Only root A is an anchor; the bridge's cross-certificates are registered; province B's own hierarchy is not.
+  await registerCa(runtime, {
+    name: 'Platform bridge', anchors: [rootA], cross: [bridgeCert, rootBCert], policyLevels: { [platformPolicy]: 'L3' },
+    revocationMode: 'crl', crlUrls: [files.url('/b-root.crl')],
+  });
+  const rp = await portal(runtime, issuer, 'cross-province');
+  const ua = createUserAgent(issuer);
+  const { page, verifier } = await rp.start(ua);
+  const done = await signAndPost(ua, (await ua.get(certificatePath(page.html))).html, leaf, [issuingB]);
+  t.ok(done.redirectedTo, done.html.match(/role="alert">([^<]*)/)?.[1] ?? 'signed in');
+  const claims = (await rp.tokens(done.redirectedTo!, verifier)).claims()!;
+  t.equal(claims.acr, `${issuer}/acr/L3`, 'province B\'s policy, mapped through the bridge to the platform\'s L3 policy');
+
+  // Without the policy mapping nothing maps: the same chain under a bridge that does not map B's policy is refused.
+  const { runtime: other, issuer: otherIssuer } = await startTestServer(t);
+  const plainRootB = bridge.crossCertify(rootB, { policies: [platformPolicy], requireExplicitPolicy: 0 });
+  await registerCa(other, {
+    name: 'Platform bridge without mapping', anchors: [rootA], cross: [bridgeCert, plainRootB], policyLevels: { [platformPolicy]: 'L3' },
+    revocationMode: 'crl', crlUrls: [files.url('/b-root.crl')],
+  });
+  const otherRp = await portal(other, otherIssuer, 'cross-province');
+  const ua2 = createUserAgent(otherIssuer);
+  const second = await otherRp.start(ua2);
+  const refused = await signAndPost(ua2, (await ua2.get(certificatePath(second.page.html))).html, leaf, [issuingB]);
+  t.equal(refused.redirectedTo, undefined);
+  t.match(refused.html, /证书策略未被本平台认可|证书链校验未通过/, 'refused without the mapping');
+});
+
+t.test('certificate step-up: the session\'s own certificate raises the level in place; another person\'s is refused', async (t) => {
+  const { runtime, issuer } = await startTestServer(t);
+  const pki = createTestPki(t);
+  const files = await serveFiles(t);
+  const root = pki.root({ name: 'Step-up Root', keyType: 'sm2' });
+  files.set('/root.crl', root.crlDer({ nextUpdateHours: 1 }));
+  await registerCa(runtime, { name: 'Step-up CA', anchors: [root], policyLevels: { [POLICY_HIGH]: 'L4' }, revocationMode: 'crl' });
+  const citizen = await buildCitizen(runtime);
+  const own = root.leaf({ name: citizen.name, keyType: 'sm2', idNumber: citizen.idNumber, policies: [POLICY_HIGH], crlUrl: files.url('/root.crl') });
+  const someoneElse = root.leaf({ name: '冯二', keyType: 'sm2', idNumber: buildUnregisteredIdNumber(), policies: [POLICY_HIGH], crlUrl: files.url('/root.crl') });
+  const basic = await portal(runtime, issuer, 'basic-services');
+  const l4 = await portal(runtime, issuer, 'property-registry', 'L4');
+
+  const ua = createUserAgent(issuer);
+  const first = await basic.start(ua);
+  const { formOf } = await import('../helpers/user-agent.ts');
+  const form = formOf(first.page.html, '/login');
+  const signedIn = await ua.post(form.action, { csrf: form.csrf, identifier: citizen.idNumber, password: citizen.password });
+  const sub = (await basic.tokens(signedIn.redirectedTo!, first.verifier)).claims()!.sub;
+
+  const second = await l4.start(ua);
+  t.match(second.page.html, /id="certificate-start"/, 'the step-up page offers the certificate');
+  const stepUpPath = /href="(\/interaction\/[^"]+\/certificate)"/.exec(second.page.html)![1];
+  const wrong = await signAndPost(ua, (await ua.get(stepUpPath)).html, someoneElse);
+  t.equal(wrong.response.status, 401);
+  t.match(wrong.html, /该证书属于其他人/);
+  const accounts = await count(runtime, 'accounts');
+  const done = await signAndPost(ua, (await ua.get(stepUpPath)).html, own);
+  const claims = (await l4.tokens(done.redirectedTo!, second.verifier)).claims()!;
+  t.equal(claims.sub, sub, 'the same person');
+  t.equal(claims.acr, `${issuer}/acr/L4`);
+  t.same(claims.amr, ['pwd', 'hwk', 'mfa'], 'the certificate is added to what the session did');
+  t.equal(await count(runtime, 'accounts'), accounts, 'no account for the other person\'s certificate');
+});

@@ -68,7 +68,7 @@ export function createCertificateLogin(deps: {
     await deps.audit.record({
       event: 'login.certificate', result: 'failure', ip: context.ip, clientId: context.clientId,
       actor: typeof extra.actor === 'string' ? extra.actor : undefined,
-      detail: { reason: refusal, interaction: context.uid, ...extra, ...(error instanceof CertificateLoginError ? error.detail : {}) },
+      detail: { interaction: context.uid, ...extra, ...(error instanceof CertificateLoginError ? error.detail : {}), reason: refusal },
     });
     throw error;
   }

@@ -148,7 +148,7 @@ export function createCertificateVerifier(deps: {
       // An unknown status fails closed, except up to the level the CA's entry tolerates, and never at the highest level (L4).
       const highest = catalog.levels[catalog.levels.length - 1].id;
       const softFailed = Boolean(unknown) && granted.level !== highest && rank(granted.level) <= rank(service.revocation.softFailMaxLevel);
-      if (unknown && !softFailed) throw new CertificateLoginError('revocation_unknown', `The revocation status is unknown: ${unknown.reason}`, { reason: unknown.reason });
+      if (unknown && !softFailed) throw new CertificateLoginError('revocation_unknown', `The revocation status is unknown: ${unknown.reason}`, { revocationReason: unknown.reason });
 
       return {
         leaf, path: result.path, service, level: granted.level, policy: granted.policy,
