@@ -80,9 +80,10 @@ export async function buildApp(runtime: Runtime, options: AppOptions = {}): Prom
     extraMethods: async (account) => [
       ...(face && (await face.isAvailable(account.id)) ? ['face' as const] : []),
       ...(runtime.bankCard ? ['bank' as const] : []),
-      // Anyone may hold a certificate from a recognised CA; which of the two it is shows only when it is used.
-      ...(certificates ? ['hwk' as const, 'swk' as const] : []),
+      // The plan counts on a certificate only for people who used one before; the pages offer it to everyone.
+      ...(certificates && (await certificates.login.hasCertificate(account.id)) ? ['hwk' as const, 'swk' as const] : []),
     ],
+    certificateLogin: Boolean(certificates),
   });
   await stepUp.register(app);
   if (face) await registerFaceRoutes(app, { kit, stepUp, face, accounts: runtime.accounts, catalog: runtime.catalog });

@@ -40,6 +40,8 @@ const MESSAGES = {
   'cert.submit': { 'zh-CN': '提交', en: 'Submit' },
   'cert.tls': { 'zh-CN': '使用浏览器中已安装的证书登录', en: 'Use a certificate installed in this browser' },
   'cert.stepup': { 'zh-CN': '使用数字证书', en: 'Use a digital certificate' },
+  'cert.unmet': { 'zh-CN': '持有认可 CA 签发的数字证书？使用数字证书', en: 'Hold a certificate from a recognised CA? Use it' },
+  'cert.failed': { 'zh-CN': '证书助手未完成签名（可能已取消或 PIN 错误），请重试。', en: 'The certificate assistant did not sign (cancelled or wrong PIN). Please try again.' },
   'login.identifier': { 'zh-CN': '身份证号码或手机号码', en: 'ID number or mobile number' },
   'login.identifier.hint': { 'zh-CN': '18 位公民身份号码，或 11 位手机号码', en: 'Your 18-character citizen ID number, or your 11-digit mobile number' },
   'login.password': { 'zh-CN': '密码', en: 'Password' },

@@ -24,6 +24,8 @@ export type StepUpDeps = {
   audit: AuditLog;
   /** Methods beyond password and SMS that this deployment offers (e.g. face when a face service is configured). */
   extraMethods: (account: Account) => Promise<MethodId[]>;
+  /** CA-certificate login is on: the pages offer it to everyone, whether or not the plan counts on it. */
+  certificateLogin?: boolean;
 };
 
 /** Reasons for which the person must (re)identify themselves on the full login page rather than step up. */
@@ -69,12 +71,12 @@ export function createStepUp(deps: StepUpDeps) {
     if (!planned) return kit.sendPage(reply, 400, errorPage(ctx.locale, t(ctx.locale, 'error.session')));
     const { account, target, plan, done } = planned;
     if (plan.kind === 'unmet') {
-      return kit.sendPage(reply, 200, unmetPage(ctx, { target, reason: plan.reason }));
+      return kit.sendPage(reply, 200, unmetPage(ctx, { target, reason: plan.reason, certificate: deps.certificateLogin }));
     }
     const missing = plan.kind === 'step_up' ? plan.missing : [];
     const next = plan.kind === 'step_up' ? plan.next : [];
     return kit.sendPage(reply, extra.status ?? 200, stepUpPage(ctx, {
-      catalog: deps.catalog, target, done, missing, next, phoneMasked: account.phoneMasked,
+      catalog: deps.catalog, target, done, missing, next, phoneMasked: account.phoneMasked, certificate: deps.certificateLogin,
       smsSent: extra.smsSent, error: extra.error, errorCode: extra.errorCode, notice: extra.notice,
     }));
   }

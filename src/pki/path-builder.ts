@@ -12,16 +12,18 @@ export type PathBuildingLimits = {
   maxIntermediates: number;
   maxPaths: number;
   maxSignatureChecks: number;
+  /** Partial paths kept per level: a pool dense with cross-certificates has exponentially many simple paths. */
+  maxPartialPaths: number;
 };
 
-export const DEFAULT_PATH_BUILDING_LIMITS: PathBuildingLimits = { maxIntermediates: 6, maxPaths: 8, maxSignatureChecks: 64 };
+export const DEFAULT_PATH_BUILDING_LIMITS: PathBuildingLimits = { maxIntermediates: 6, maxPaths: 8, maxSignatureChecks: 64, maxPartialPaths: 256 };
 
 export type CandidatePath = ParsedCertificate[]; // trust anchor first, leaf last
 
 export type PathBuildingResult = {
   paths: CandidatePath[];
   /** A certificate named an issuer we hold, with a matching key identifier, but the signature did not verify. */
-  badSignature?: { subject: string; issuer: string };
+  badSignature?: { certificate: ParsedCertificate; issuer: ParsedCertificate };
 };
 
 const hexOf = (bytes: ArrayBuffer | Uint8Array): string => Buffer.from(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes)).toString('hex');
@@ -59,7 +61,7 @@ export async function buildCandidatePaths(leaf: ParsedCertificate, intermediates
         ok = false;
       }
       verified.set(key, ok);
-      if (!ok) result.badSignature ??= { subject: child.subject, issuer: issuer.subject };
+      if (!ok) result.badSignature ??= { certificate: child, issuer };
     }
     return ok;
   };
@@ -77,7 +79,7 @@ export async function buildCandidatePaths(leaf: ParsedCertificate, intermediates
         if (anchor) {
           result.paths.push([cert, ...[...chain].reverse()]);
           if (result.paths.length >= limits.maxPaths) return result;
-        } else if (depth < limits.maxIntermediates) {
+        } else if (depth < limits.maxIntermediates && next.length < limits.maxPartialPaths) {
           next.push([...chain, cert]);
         }
       }

@@ -2,7 +2,7 @@
  * Test PKIs made by the real OpenSSL 3.0 CLI, in a temp directory removed when the test ends.
  *
  *   const pki = createTestPki(t);
- *   const root = pki.root({ name: 'Root A', keyType: 'sm2' });          // self-signed CA
+ *   const root = pki.root({ name: 'Root A', keyType: 'sm2' });          // self-signed CA (keyType default 'sm2')
  *   const ca = root.intermediate({ name: 'Issuing CA A', pathLen: 0 });  // key type defaults to the issuer's
  *   const leaf = ca.leaf({ name: '张三', idNumber: '11010519491231002X', ocspUrl: 'http://127.0.0.1:8888' });
  *   leaf.cert;                  // ParsedCertificate (src/pki/certificate.ts)
@@ -24,7 +24,7 @@
  * CA options: policies (certificatePolicies; intermediates and cross-certificates default to anyPolicy), pathLen,
  * nameConstraints, policyMappings, requireExplicitPolicy / inhibitPolicyMapping (skip certs), inhibitAnyPolicy,
  * `ca: false` (a "non-CA intermediate" that can still issue through openssl), keyUsage, validity, digest (sha1/md5
- * to test weak algorithms), rsaBits, crlUrl, ocspUrl, extraExtensions.
+ * to test weak algorithms), pss (RSA-PSS signature), rsaBits, crlUrl, ocspUrl, extraExtensions.
  * Leaf options: name or subject, keyType, idNumber (+ idNumberTag: GM/T 0015 IdentifyCode CHOICE tag), keyUsage,
  * extendedKeyUsage, policies, crlUrl, ocspUrl, extraExtensions (raw openssl extension lines), validity, and
  * `sm2Encoding: 'sm2-oid'` (SPKI algorithm 1.2.156.10197.1.301 and NULL signature parameters, re-signed with
@@ -78,6 +78,8 @@ export type CaOptions = Validity & {
   rsaBits?: number;
   /** Digest this certificate is signed with when the issuer is RSA/ECDSA (SM2 issuers always use SM3). */
   digest?: 'sha256' | 'sha384' | 'sha1' | 'md5';
+  /** RSA issuers: sign this certificate with RSASSA-PSS (salt 32) instead of PKCS#1 v1.5. */
+  pss?: boolean;
   policies?: string[];
   pathLen?: number;
   /** false: basicConstraints CA:FALSE and keyUsage digitalSignature (a leaf posing as an intermediate). */
@@ -104,6 +106,7 @@ export type LeafOptions = Validity & {
   keyType?: TestKeyType;
   rsaBits?: number;
   digest?: CaOptions['digest'];
+  pss?: boolean;
   /** GM/T 0015 IdentifyCode `1.2.156.10260.4.1.1` as `[idNumberTag] IMPLICIT PrintableString` (tag default 0). */
   idNumber?: string;
   idNumberTag?: 0 | 1 | 2;
@@ -156,7 +159,7 @@ export type TestCa = TestKeyHolder & {
   leaf(options?: LeafOptions): TestLeaf;
   ocspSigner(options?: Omit<LeafOptions, 'extendedKeyUsage'>): TestLeaf;
   revoke(certificate: TestCertificate, reason?: CrlReason): void;
-  crlDer(options?: { nextUpdateHours?: number; lastUpdate?: Date; nextUpdate?: Date }): Uint8Array;
+  crlDer(options?: { nextUpdateHours?: number; lastUpdate?: Date; nextUpdate?: Date }): Uint8Array<ArrayBuffer>;
 };
 
 export type TestPki = {
@@ -364,7 +367,7 @@ utf8 = yes
   /** Runs `openssl ca` for a CSR made from `subjectKeyFile` and `subject`; returns the certificate file. */
   function issue(issuer: Issuer | 'self', request: {
     workDir: string; id: string; subject: string; subjectKeyFile: string; subjectKeyType: TestKeyType;
-    extensions: string; validity: Validity; defaultDays: number; digest?: CaOptions['digest'];
+    extensions: string; validity: Validity; defaultDays: number; digest?: CaOptions['digest']; pss?: boolean;
   }, selfCa?: Issuer): string {
     const signer = issuer === 'self' ? selfCa! : issuer;
     const csr = join(request.workDir, `${request.id}.csr`);
@@ -376,6 +379,7 @@ utf8 = yes
       ...(subjectIsSm2 ? ['-sm3', ...SM2_SIGN_OPTIONS] : ['-sha256']), '-out', csr], request.workDir);
     const { start, end } = validityDates(request.validity, request.defaultDays);
     const md = signer.keyType === 'sm2' ? ['-md', 'sm3', ...SM2_SIGN_OPTIONS] : ['-md', request.digest ?? (signer.keyType === 'ec-p384' ? 'sha384' : 'sha256')];
+    if (request.pss && signer.keyType === 'rsa') md.push('-sigopt', 'rsa_padding_mode:pss', '-sigopt', 'rsa_pss_saltlen:32');
     openssl(['ca', '-batch', '-notext', '-utf8', '-preserveDN', '-config', signer.configFile, '-in', csr, '-out', certFile,
       ...(issuer === 'self' ? ['-selfsign', '-keyfile', signer.keyFile] : []),
       '-startdate', opensslTime(start), '-enddate', opensslTime(end), '-extfile', extFile, '-extensions', 'ext',
@@ -399,7 +403,7 @@ utf8 = yes
     const subject = options.subject ?? `/C=CN/O=Test PKI/CN=${options.name}`;
     const issuedFile = issue(issuer ?? 'self', {
       workDir: issuer?.dir ?? caDir, id: `ca-${nextId(options.name)}`, subject, subjectKeyFile: keyFile, subjectKeyType: keyType,
-      extensions: caExtensions(options, !issuer), validity: options, defaultDays: issuer ? 1825 : 3650, digest: options.digest,
+      extensions: caExtensions(options, !issuer), validity: options, defaultDays: issuer ? 1825 : 3650, digest: options.digest, pss: options.pss,
     }, self);
     writeFileSync(join(caDir, 'ca.pem'), readFileSync(issuedFile));
     return caObject(options.name, subject, caDir, keyType);
@@ -423,7 +427,7 @@ utf8 = yes
         : `/C=CN/O=Test PKI/CN=${options.name ?? `Test Subject ${counter}`}`;
       const certFile = issue(asIssuer, {
         workDir: caDir, id, subject: leafSubject, subjectKeyFile: leafKeyFile, subjectKeyType: leafKeyType,
-        extensions: leafExtensions(options, extendedKeyUsage), validity: options, defaultDays: 365, digest: options.digest,
+        extensions: leafExtensions(options, extendedKeyUsage), validity: options, defaultDays: 365, digest: options.digest, pss: options.pss,
       });
       if (options.sm2Encoding === 'sm2-oid') {
         if (leafKeyType !== 'sm2' || keyType !== 'sm2') throw new Error("sm2Encoding 'sm2-oid' needs an SM2 key and an SM2 issuer");
@@ -450,7 +454,7 @@ utf8 = yes
         const certFile = issue(asIssuer, {
           workDir: caDir, id: `cross-${nextId(subjectCa.name)}`, subject: subjectCa.subject, subjectKeyFile: subjectCa.keyFile,
           subjectKeyType: subjectCa.keyType, extensions: caExtensions(options, false), validity: options, defaultDays: 1825,
-          digest: options.digest,
+          digest: options.digest, pss: options.pss,
         });
         return loadCertificate(certFile);
       },

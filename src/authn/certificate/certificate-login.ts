@@ -156,15 +156,23 @@ export function createCertificateLogin(deps: {
   return {
     challenge: (uid: string) => deps.challenges.issue(uid),
 
+    /** Whether the account ever signed in with a certificate (linked to a CA service). */
+    async hasCertificate(accountId: string): Promise<boolean> {
+      const { rows } = await deps.db.query("SELECT 1 FROM upstream_links WHERE account_id = $1 AND upstream LIKE 'ca:%' LIMIT 1", [accountId]);
+      return rows.length > 0;
+    },
+
     /** Signed challenge: the chain (leaf first) in DER or PEM, the signature over the challenge text in UTF-8. */
     async loginWithSignature(input: { challenge: string; signature: Uint8Array; chain: readonly (Uint8Array | string)[] }, context: CertificateContext): Promise<CertificateLoginResult> {
       await limit(context.ip);
+      // Forms turn the challenge's line breaks into CRLF; the signed text is the one with LF, as issued.
+      const challenge = input.challenge.replace(/\r\n/g, '\n');
       let chain: ParsedCertificate[];
       try {
         // The challenge is used up first: a replayed or second attempt with it fails whatever else it carries.
-        await deps.challenges.consume(context.uid, input.challenge);
+        await deps.challenges.consume(context.uid, challenge);
         chain = deps.verifier.parse(input.chain);
-        const ok = await verifySignature({ certificate: chain[0], message: new TextEncoder().encode(input.challenge), signature: input.signature });
+        const ok = await verifySignature({ certificate: chain[0], message: new TextEncoder().encode(challenge), signature: input.signature });
         if (!ok) throw new CertificateLoginError('bad_signature', 'The signature does not verify with the certificate\'s key.');
       } catch (error) {
         return refuse(error, context, { proof: 'signed_challenge' });

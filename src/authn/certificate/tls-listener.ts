@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket, DetailedPeerCertificate } from 'node:tls';
 import { toPem } from '../../pki/certificate.ts';
@@ -7,6 +8,14 @@ import type { TrustSource } from './types.ts';
 
 const PATH = /^\/interaction\/([A-Za-z0-9_-]{10,64})\/certificate\/tls$/;
 const CA_REFRESH_MS = 30_000;
+/** Its pages carry no script, style or frame, and the hand-over token must not be cached or leave in a Referer. */
+const SECURITY_HEADERS = {
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+  'x-frame-options': 'DENY',
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+};
 
 /** The client's certificate and the chain it sent, leaf first, as DER. */
 function peerChain(socket: TLSSocket): Uint8Array[] {
@@ -45,25 +54,27 @@ export async function startCertificateTlsListener(deps: {
   };
 
   const page = (status: number, text: string) => `<!doctype html><html lang="en"><meta charset="utf-8"><title>${status}</title><p>${text}</p></html>`;
+  const send = (response: ServerResponse, status: number, headers: Record<string, string>, body?: string) =>
+    response.writeHead(status, { ...SECURITY_HEADERS, ...headers }).end(body);
   const server = createServer(await options(), (request, response) => {
     void (async () => {
       const match = PATH.exec((request.url ?? '').split('?')[0]);
       if (request.method !== 'GET' || !match) {
-        response.writeHead(404, { 'content-type': 'text/html; charset=utf-8' }).end(page(404, 'Not found.'));
+        send(response, 404, { 'content-type': 'text/html; charset=utf-8' }, page(404, 'Not found.'));
         return;
       }
       const uid = match[1];
       const chain = peerChain(request.socket as TLSSocket);
       if (chain.length === 0) {
-        response.writeHead(400, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' })
-          .end(page(400, `No client certificate was presented. <a href="${deps.issuer}/interaction/${uid}/certificate">Back</a>`));
+        send(response, 400, { 'content-type': 'text/html; charset=utf-8' },
+          page(400, `No client certificate was presented. <a href="${deps.issuer}/interaction/${uid}/certificate">Back</a>`));
         return;
       }
       const token = await deps.presented.park(uid, chain);
-      response.writeHead(303, { location: `${deps.issuer}/interaction/${uid}/certificate/tls-return?token=${token}`, 'cache-control': 'no-store' }).end();
+      send(response, 303, { location: `${deps.issuer}/interaction/${uid}/certificate/tls-return?token=${token}` });
     })().catch(() => {
-      if (!response.headersSent) response.writeHead(500, { 'content-type': 'text/html; charset=utf-8' });
-      response.end(page(500, 'Server error.'));
+      if (response.headersSent) response.end();
+      else send(response, 500, { 'content-type': 'text/html; charset=utf-8' }, page(500, 'Server error.'));
     });
   });
 

@@ -5,6 +5,7 @@
   var form = document.getElementById('certificate-form');
   var button = document.getElementById('certificate-sign');
   var missing = document.getElementById('certificate-no-signer');
+  var failed = document.getElementById('certificate-sign-failed');
   if (!form || !button) return;
   var signer = window.govCertSigner;
   if (!signer || typeof signer.sign !== 'function') return;
@@ -12,13 +13,15 @@
   button.hidden = false;
   button.addEventListener('click', function () {
     button.disabled = true;
+    failed.hidden = true;
     Promise.resolve(signer.sign(form.elements.challenge.value)).then(function (result) {
       form.elements.signature.value = result.signature;
       form.elements.chain.value = (result.chain || []).join('\n');
       form.submit();
     }, function () {
+      // The assistant is there but did not sign (PIN cancelled or wrong): say so, and let the person retry.
       button.disabled = false;
-      missing.hidden = false;
+      failed.hidden = false;
     });
   });
 })();

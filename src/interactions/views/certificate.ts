@@ -31,10 +31,11 @@ ${errorBox(state.error)}
 ${csrfInput(ctx.csrf)}
 <div class="field">
 <label for="f-challenge">${t(locale, 'cert.challenge')}</label>
-<textarea id="f-challenge" name="challenge" rows="5" readonly>${state.challenge}</textarea>
+<textarea id="f-challenge" name="challenge" rows="6" readonly>${state.challenge}</textarea>
 </div>
 <button type="button" id="certificate-sign" hidden>${t(locale, 'cert.sign')}</button>
 <p class="notice" id="certificate-no-signer" role="status">${t(locale, 'cert.no_signer')}</p>
+<p class="error" id="certificate-sign-failed" role="alert" hidden>${t(locale, 'cert.failed')}</p>
 <details id="certificate-manual"><summary>${t(locale, 'cert.manual')}</summary>
 <div class="field"><label for="f-signature">${t(locale, 'cert.signature')}</label>
 <textarea id="f-signature" name="signature" rows="3" maxlength="2048"></textarea></div>

@@ -28,6 +28,8 @@ export type StepUpState = {
   error?: string;
   errorCode?: string;
   notice?: string;
+  /** Offer a CA certificate as well (it proves and authenticates up to its CA's level). */
+  certificate?: boolean;
 };
 
 /** Says which service asks for which level, what is already done, and asks for the next missing method only. */
@@ -55,19 +57,20 @@ ${field({ name: 'code', label: t(locale, 'sms.code'), hint: t(locale, 'sms.code.
 </form>` : ''}` : ''}
 ${offers('face') ? html`<p class="links"><a id="face-start" href="/interaction/${ctx.uid}/face">${t(locale, 'face.start')}</a></p>` : ''}
 ${offers('bank') ? html`<p class="links"><a id="bank-start" href="/interaction/${ctx.uid}/bank">${t(locale, 'bank.start')}</a></p>` : ''}
-${offers('hwk') || offers('swk') ? html`<p class="links"><a id="certificate-start" href="/interaction/${ctx.uid}/certificate">${t(locale, 'cert.stepup')}</a></p>` : ''}
+${offers('hwk') || offers('swk') || state.certificate ? html`<p class="links"><a id="certificate-start" href="/interaction/${ctx.uid}/certificate">${t(locale, 'cert.stepup')}</a></p>` : ''}
 <p class="links"><a href="/interaction/${ctx.uid}?switch=1">${t(locale, 'stepup.switch')}</a></p>
 <form method="post" action="/interaction/${ctx.uid}/abort" class="inline">${csrfInput(ctx.csrf)}${state.errorCode === 'face_unavailable' ? html`<input type="hidden" name="reason" value="unavailable">` : ''}<button type="submit" class="link" id="step-up-cancel">${t(locale, 'unmet.back', { client: ctx.clientName })}</button></form>`,
   });
 }
 
 /** The level cannot be reached with what the account has: say what the person can do, and go back. */
-export function unmetPage(ctx: PageContext, state: { target: LevelDefinition; reason: 'proofing' | 'methods' }) {
+export function unmetPage(ctx: PageContext, state: { target: LevelDefinition; reason: 'proofing' | 'methods'; certificate?: boolean }) {
   const { locale } = ctx;
   return layout({
     locale, title: t(locale, 'unmet.title'), langSwitchHref: ctx.langSwitchHref,
     body: html`<p>${t(locale, 'unmet.intro', { client: ctx.clientName, level: levelLabel(state.target, locale) })}</p>
 <p id="unmet-advice">${t(locale, state.reason === 'proofing' ? 'unmet.proofing' : 'unmet.methods')}</p>
+${state.certificate ? html`<p class="links"><a id="certificate-start" href="/interaction/${ctx.uid}/certificate">${t(locale, 'cert.unmet')}</a></p>` : ''}
 <form method="post" action="/interaction/${ctx.uid}/unmet">${csrfInput(ctx.csrf)}
 <button type="submit">${t(locale, 'unmet.back', { client: ctx.clientName })}</button></form>`,
   });
