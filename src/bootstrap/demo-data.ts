@@ -1,5 +1,6 @@
 import { AppError } from '../http/errors.ts';
 import type { Runtime } from './runtime.ts';
+import { seedDemoCa } from './demo-ca.ts';
 
 /**
  * Fixed development-only fixtures, so a newcomer can sign in to the demo portal within a minute.
@@ -49,6 +50,7 @@ export async function seedDemoData(runtime: Runtime): Promise<void> {
       if (!(error instanceof AppError && error.code === 'already_registered')) throw error;
     }
   }
+  await seedDemoCa(runtime);
 }
 
 /** Creates the client, or brings an existing one up to date (a restart on another PORT or ISSUER moves its URIs). */

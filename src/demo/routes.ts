@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createRemoteJWKSet } from 'jose';
 import type { JWTVerifyGetKey } from 'jose';
 import * as client from 'openid-client';
+import { demoCaCrl } from '../bootstrap/demo-ca.ts';
 import { createRelyingParty, readSignedCookie } from '../oidc/relying-party.ts';
 import { createLogoutTokenVerifier, LogoutTokenError } from './logout-token.ts';
 import type { LogoutTokenSubject } from './logout-token.ts';
@@ -48,6 +49,10 @@ export async function registerDemoRoutes(app: FastifyInstance, options: DemoOpti
 
 async function demoPlugin(scope: FastifyInstance, options: DemoOptions) {
   if (!scope.hasDecorator('parseCookie')) await scope.register(cookie, { secret: options.cookieSecret });
+
+  // The development CA's CRL (src/bootstrap/demo-ca.ts), fetched by the server's own revocation check.
+  scope.get('/ca/issuing.crl', async (_request, reply) =>
+    reply.type('application/pkix-crl').header('cache-control', 'public, max-age=3600').send(demoCaCrl()));
 
   const base = options.issuer.replace(/\/+$/, '');
   const redirectUri = `${base}/demo/callback`;
