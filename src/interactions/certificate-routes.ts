@@ -111,20 +111,18 @@ export async function registerCertificateRoutes(app: FastifyInstance, deps: {
     }, async (request, reply) => {
       const details = await kit.load(request, reply);
       if (!details) return reply;
-      return finish(request, reply, details, async () => {
-        const chain = await deps.presented.take(request.query.token!, details.uid);
-        return deps.login.loginWithPresentedCertificate({ chain, proof: 'tls_client_certificate' }, contextOf(request, details));
-      });
+      return finish(request, reply, details, async () => deps.login.loginWithPresentedCertificate({
+        chain: () => deps.presented.take(request.query.token!, details.uid), proof: 'tls_client_certificate',
+      }, contextOf(request, details)));
     });
 
     // Behind a TLS-terminating proxy: the verified client certificate arrives in a header from the proxy only.
     scope.get<{ Params: Params }>('/:uid/certificate/proxy', { schema: { params } }, async (request, reply) => {
       const details = await kit.load(request, reply);
       if (!details) return reply;
-      return finish(request, reply, details, async () => {
-        const chain = deps.presented.fromProxy(request);
-        return deps.login.loginWithPresentedCertificate({ chain, proof: 'proxy_client_certificate' }, contextOf(request, details));
-      });
+      return finish(request, reply, details, async () => deps.login.loginWithPresentedCertificate({
+        chain: () => deps.presented.fromProxy(request), proof: 'proxy_client_certificate',
+      }, contextOf(request, details)));
     });
   }, { prefix: '/interaction' });
 }

@@ -181,11 +181,15 @@ export function createCertificateLogin(deps: {
     },
 
     /** A certificate whose key the TLS handshake proved (our listener, or a trusted proxy that terminated TLS). */
-    async loginWithPresentedCertificate(input: { chain: readonly (Uint8Array | string)[]; proof: Exclude<ProofOfPossession, 'signed_challenge'> }, context: CertificateContext): Promise<CertificateLoginResult> {
+    async loginWithPresentedCertificate(input: {
+      /** Obtaining the chain (the hand-over token, the proxy header) can itself be refused: audited like the rest. */
+      chain: () => readonly (Uint8Array | string)[] | Promise<readonly (Uint8Array | string)[]>;
+      proof: Exclude<ProofOfPossession, 'signed_challenge'>;
+    }, context: CertificateContext): Promise<CertificateLoginResult> {
       await limit(context.ip);
       let chain: ParsedCertificate[];
       try {
-        chain = deps.verifier.parse(input.chain);
+        chain = deps.verifier.parse(await input.chain());
       } catch (error) {
         return refuse(error, context, { proof: input.proof });
       }
