@@ -82,6 +82,8 @@ CREATE TABLE trust_certificates (
   -- Set by a key rollover: the replaced certificate stays accepted until then.
   accepted_until timestamptz,
   added_at timestamptz NOT NULL DEFAULT now(),
+  -- Registration order (several certificates are added in one transaction, with the same added_at).
+  position bigserial NOT NULL,
   PRIMARY KEY (service_id, fingerprint)
 );
 CREATE INDEX trust_certificates_fingerprint ON trust_certificates (fingerprint);

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AdminPrincipal } from '../admin/auth.ts';
 import type { Permission } from '../admin/permissions.ts';
+import type { Database } from '../db/database.ts';
 import { registryRepository } from './registry-repository.ts';
 import type { PeerSources } from './peer-import.ts';
 import { submissionView } from './partner-routes.ts';
@@ -11,7 +12,6 @@ import {
 import type { TrustList } from './trust-list.ts';
 import type { TrustStore } from './trust-store.ts';
 import type { Actor, Operator, PeerSource, Service, SubmissionStatus } from './types.ts';
-import type { Database } from '../db/database.ts';
 
 export type TrustAdminDeps = { db: Database; registry: RegistryService; peers: PeerSources; list: TrustList; store: TrustStore };
 
@@ -146,6 +146,10 @@ export async function registerTrustAdminRoutes(scope: FastifyInstance, deps: Tru
 
   scope.post<Id & { Body: { jws?: string } | undefined }>('/trust/peers/:id/import', {
     config: needs('trust:write'), schema: { params: idParams, body: importBody }, bodyLimit: 2 * 1024 * 1024 + 1024,
+    // No body at all means "fetch it from the source's URL".
+    preValidation: async (request) => {
+      request.body ??= {};
+    },
   }, async (request) => {
     const result = await deps.peers.import(request.params.id, { jws: request.body?.jws }, actor(request));
     return { source: peerView(result.source), operators: result.operators, services: result.services, notes: result.notes };

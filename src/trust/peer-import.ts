@@ -250,12 +250,11 @@ export function createPeerSources(deps: {
   db: Database;
   audit: AuditLog;
   catalog: LevelCatalog;
+  /** Its `change` gives every import its transaction, clock, audit record and version bump. */
   registry: RegistryService;
-  clock?: () => Date;
   fetchTimeoutMs?: number;
   maxListBytes?: number;
 }) {
-  const clock = deps.clock ?? (() => new Date());
   const limits = { timeoutMs: deps.fetchTimeoutMs ?? DEFAULT_TIMEOUT_MS, maxBytes: deps.maxListBytes ?? DEFAULT_MAX_BYTES };
 
   const summary = (p: PeerSource) => ({ name: p.name, listUrl: p.listUrl ?? null, enabled: p.enabled, kids: p.jwks.keys.map((k) => k.kid ?? null) });

@@ -185,7 +185,7 @@ export const registryRepository = {
     const { rows } = await q.query<ServiceRow>(`SELECT ${SERVICE_COLUMNS} FROM trust_services WHERE id = $1${options.lock ? ' FOR UPDATE' : ''}`, [id]);
     if (!rows[0]) return undefined;
     const history = await q.query<HistoryRow>('SELECT service_id, status, from_time, reason, actor FROM trust_service_status_history WHERE service_id = $1 ORDER BY from_time, id', [id]);
-    const certificates = await q.query<CertificateRow>('SELECT * FROM trust_certificates WHERE service_id = $1 ORDER BY added_at, fingerprint', [id]);
+    const certificates = await q.query<CertificateRow>('SELECT * FROM trust_certificates WHERE service_id = $1 ORDER BY position', [id]);
     return toService(rows[0], history.rows.map(toHistory), certificates.rows.map(toCertificate));
   },
 
@@ -286,17 +286,16 @@ export const registryRepository = {
    */
   async loadAll(q: Queryable, filter: { localOnly?: boolean } = {}): Promise<RegistryContents> {
     const where = filter.localOnly ? 'WHERE o.peer_source_id IS NULL' : '';
-    const [state, operators, services, history, certificates, peers] = await Promise.all([
-      registryRepository.state(q),
-      q.query<OperatorRow>(`SELECT ${OPERATOR_COLUMNS} FROM trust_operators o ${where} ORDER BY o.created_at, o.id`),
-      q.query<ServiceRow>(`SELECT s.* FROM trust_services s JOIN trust_operators o ON o.id = s.operator_id ${where}
-        ORDER BY s.created_at, s.id`),
-      q.query<HistoryRow>(`SELECT h.service_id, h.status, h.from_time, h.reason, h.actor FROM trust_service_status_history h
-        JOIN trust_services s ON s.id = h.service_id JOIN trust_operators o ON o.id = s.operator_id ${where} ORDER BY h.from_time, h.id`),
-      q.query<CertificateRow>(`SELECT c.* FROM trust_certificates c JOIN trust_services s ON s.id = c.service_id JOIN trust_operators o ON o.id = s.operator_id ${where}
-        ORDER BY c.added_at, c.fingerprint`),
-      q.query<PeerRow>(`SELECT ${PEER_COLUMNS} FROM trust_peer_sources ORDER BY created_at, id`),
-    ]);
+    // One after another: a transaction's connection runs one query at a time anyway.
+    const state = await registryRepository.state(q);
+    const operators = await q.query<OperatorRow>(`SELECT ${OPERATOR_COLUMNS} FROM trust_operators o ${where} ORDER BY o.created_at, o.id`);
+    const services = await q.query<ServiceRow>(`SELECT s.* FROM trust_services s JOIN trust_operators o ON o.id = s.operator_id ${where}
+      ORDER BY s.created_at, s.id`);
+    const history = await q.query<HistoryRow>(`SELECT h.service_id, h.status, h.from_time, h.reason, h.actor FROM trust_service_status_history h
+      JOIN trust_services s ON s.id = h.service_id JOIN trust_operators o ON o.id = s.operator_id ${where} ORDER BY h.from_time, h.id`);
+    const certificates = await q.query<CertificateRow>(`SELECT c.* FROM trust_certificates c JOIN trust_services s ON s.id = c.service_id
+      JOIN trust_operators o ON o.id = s.operator_id ${where} ORDER BY c.position`);
+    const peers = await q.query<PeerRow>(`SELECT ${PEER_COLUMNS} FROM trust_peer_sources ORDER BY created_at, id`);
     const historyBy = new Map<string, StatusChange[]>();
     for (const row of history.rows) historyBy.set(row.service_id, [...(historyBy.get(row.service_id) ?? []), toHistory(row)]);
     const certificatesBy = new Map<string, RegisteredCertificate[]>();

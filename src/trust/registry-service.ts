@@ -109,9 +109,17 @@ export function createRegistryService(deps: {
     return { service, operator };
   }
 
-  async function checkPartnerClient(q: Queryable, clientId: string | null, operatorId?: string) {
+  /**
+   * Looked up before the transaction opens: the client registry reads through the pool, and the embedded
+   * PostgreSQL has a single connection, which the transaction holds.
+   */
+  async function lookupClient(raw: unknown): Promise<Record<string, unknown> | undefined> {
+    const clientId = (raw as { partnerClientId?: unknown } | null)?.partnerClientId;
+    return typeof clientId === 'string' ? deps.findClient(clientId.trim()) : undefined;
+  }
+
+  async function checkPartnerClient(q: Queryable, clientId: string | null, client: Record<string, unknown> | undefined, operatorId?: string) {
     if (!clientId) return;
-    const client = await deps.findClient(clientId);
     if (!client) throw invalidInput(`No OIDC client "${clientId}".`, { field: 'partnerClientId' });
     const method = client.token_endpoint_auth_method;
     if (!(PARTNER_AUTH_METHODS as readonly unknown[]).includes(method)) {
@@ -250,21 +258,23 @@ export function createRegistryService(deps: {
 
     getService: serviceOrFail,
 
-    createOperator(raw: unknown, actor: Actor): Promise<Operator> {
+    async createOperator(raw: unknown, actor: Actor): Promise<Operator> {
+      const client = await lookupClient(raw);
       return change('trust.operator.created', actor, {}, async (tx) => {
         const input = validateOperator(raw);
-        await checkPartnerClient(tx, input.partnerClientId);
+        await checkPartnerClient(tx, input.partnerClientId, client);
         if (await repo.findLocalOperatorByUscc(tx, input.uscc)) throw conflict('An operator with this unified social credit code is already registered.');
         const operator = await repo.insertOperator(tx, input);
         return { result: operator, detail: { operatorId: operator.id, after: operatorSummary(operator) }, affects: 'list' };
       });
     },
 
-    updateOperator(id: string, raw: unknown, actor: Actor): Promise<Operator> {
+    async updateOperator(id: string, raw: unknown, actor: Actor): Promise<Operator> {
+      const client = await lookupClient(raw);
       return change('trust.operator.updated', actor, { operatorId: id }, async (tx) => {
         const before = await localOperator(tx, id, { lock: true });
         const input = validateOperator(raw);
-        await checkPartnerClient(tx, input.partnerClientId, id);
+        await checkPartnerClient(tx, input.partnerClientId, client, id);
         const other = await repo.findLocalOperatorByUscc(tx, input.uscc);
         if (other && other.id !== id) throw conflict('An operator with this unified social credit code is already registered.');
         const after = await repo.updateOperator(tx, id, input);

@@ -57,7 +57,7 @@ export function createTrustRegistry(deps: TrustRegistryDeps): TrustRegistry {
     list: createTrustList({ db: deps.db, keys, issuer: deps.issuer, clock, operatorName: deps.schemeOperatorName, nextUpdateSeconds: deps.listNextUpdateSeconds }),
     keys,
     peers: createPeerSources({
-      db: deps.db, audit: deps.audit, catalog: deps.catalog, registry, clock, fetchTimeoutMs: deps.peerFetchTimeoutMs, maxListBytes: deps.peerMaxListBytes,
+      db: deps.db, audit: deps.audit, catalog: deps.catalog, registry, fetchTimeoutMs: deps.peerFetchTimeoutMs, maxListBytes: deps.peerMaxListBytes,
     }),
     db: deps.db,
     provider: deps.provider,

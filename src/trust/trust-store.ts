@@ -162,7 +162,9 @@ export function createTrustStore(deps: { db: Database; hot: HotStore; clock?: ()
   return {
     async current(): Promise<TrustSnapshot> {
       const wanted = await version();
-      if (snapshot && snapshot.version === wanted && clock().getTime() < snapshot.validUntil) return snapshot;
+      const now = clock().getTime();
+      // Usability depends on the time (peer freshness, rollover grace); a clock stepped back also rebuilds.
+      if (snapshot && snapshot.version === wanted && now < snapshot.validUntil && now >= snapshot.loadedAt.getTime()) return snapshot;
       // Any load that starts from here on reads data at least as new as `wanted`; one started earlier may not.
       const ticket = loadsStarted;
       for (;;) {
