@@ -2,7 +2,7 @@ import t from 'tap';
 import * as client from 'openid-client';
 import { startTestServer } from '../helpers/app.ts';
 import { buildCitizen, buildUnregisteredIdNumber } from '../helpers/builders.ts';
-import { base64, challengeOf, registerCa, signAndPost } from '../helpers/certificates.ts';
+import { base64, certificatePortal, challengeOf, registerCa, signAndPost } from '../helpers/certificates.ts';
 import { RP_CALLBACK } from '../helpers/oidc.ts';
 import { serveFiles, startOcspResponder } from '../helpers/revocation-fixtures.ts';
 import { createTestPki } from '../helpers/test-pki.ts';
@@ -11,24 +11,6 @@ import { createUserAgent } from '../helpers/user-agent.ts';
 const POLICY_HIGH = '1.2.156.99999.1.4';
 const POLICY_MEDIUM = '1.2.156.99999.1.3';
 
-async function portal(runtime: Awaited<ReturnType<typeof startTestServer>>['runtime'], issuer: string, clientId: string, minLevel?: string) {
-  const registered = await runtime.clients.create({ client_id: clientId, client_name: `${clientId} portal`, redirect_uris: [RP_CALLBACK], grant_types: ['authorization_code'], require_consent: false });
-  if (minLevel) await runtime.policies.set({ clientId, minLevel }, { name: 'test' });
-  const config = await client.discovery(new URL(issuer), clientId, registered.client_secret!, client.ClientSecretBasic(registered.client_secret!), { execute: [client.allowInsecureRequests] });
-  return {
-    config,
-    async start(ua: ReturnType<typeof createUserAgent>, extra: Record<string, string> = {}) {
-      const verifier = client.randomPKCECodeVerifier();
-      const page = await ua.get(client.buildAuthorizationUrl(config, {
-        redirect_uri: RP_CALLBACK, scope: 'openid', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 's', ...extra,
-      }).toString());
-      return { page, verifier };
-    },
-    async tokens(redirectedTo: string, verifier: string) {
-      return client.authorizationCodeGrant(config, new URL(redirectedTo), { pkceCodeVerifier: verifier, expectedState: 's' });
-    },
-  };
-}
 
 const certificatePath = (html: string) => /href="(\/interaction\/[^"]+\/certificate)"/.exec(html)![1];
 const count = async (runtime: { db: { query: (sql: string) => Promise<{ rows: { n: string }[] }> } }, table: string) =>
@@ -46,11 +28,11 @@ t.test('SM2 certificate through the OIDC flow: a new person gets an account proo
   await registerCa(runtime, {
     name: 'SM2 CA', anchors: [root], intermediates: [issuing], policyLevels: { [POLICY_HIGH]: 'L4' }, pinRequired: true, revocationMode: 'crl',
   });
-  const rp = await portal(runtime, issuer, 'tax-l4', 'L4');
+  const rp = await certificatePortal(runtime, issuer, 'tax-l4', { minLevel: 'L4' });
   const accountsBefore = await count(runtime, 'accounts');
 
   const ua = createUserAgent(issuer);
-  const { page, verifier } = await rp.start(ua);
+  const { login: page, verifier } = await rp.start(ua);
   t.match(page.html, /数字证书登录/, 'the login page offers the certificate');
   const certificatePage = await ua.get(certificatePath(page.html));
   t.equal(certificatePage.response.status, 200);
@@ -92,10 +74,10 @@ t.test('RSA certificate with a real OCSP responder logs into the existing accoun
   await registerCa(runtime, {
     name: 'RSA CA', anchors: [root], policyLevels: { [POLICY_MEDIUM]: 'L3' }, keyProtection: 'software', revocationMode: 'ocsp_or_crl', crlUrls: [files.url('/root.crl')],
   });
-  const rp = await portal(runtime, issuer, 'housing', 'L3');
+  const rp = await certificatePortal(runtime, issuer, 'housing', { minLevel: 'L3' });
 
   const ua = createUserAgent(issuer);
-  const { page, verifier } = await rp.start(ua);
+  const { login: page, verifier } = await rp.start(ua);
   const certificatePage = await ua.get(certificatePath(page.html));
   // The issuing CA is not registered: the client sends it with the leaf.
   const done = await signAndPost(ua, certificatePage.html, leaf, [issuing]);
@@ -107,7 +89,7 @@ t.test('RSA certificate with a real OCSP responder logs into the existing accoun
 
   // The same portal asking for L4 gets a step-up: the certificate counts only up to its CA's L3.
   const again = await rp.start(ua, { acr_values: `${issuer}/acr/L4` });
-  t.match(again.page.html, /CA 数字证书/, 'asked for a certificate that reaches L4');
+  t.match(again.login.html, /CA 数字证书/, 'asked for a certificate that reaches L4');
 });
 
 t.test('cross-CA recognition: a person verified through one CA is recognised, not verified again, with another CA\'s certificate', async (t) => {
@@ -123,18 +105,18 @@ t.test('cross-CA recognition: a person verified through one CA is recognised, no
   const idNumber = buildUnregisteredIdNumber();
   const fromA = rootA.leaf({ name: '吴十', keyType: 'sm2', idNumber, policies: [POLICY_HIGH], crlUrl: files.url('/a.crl') });
   const fromB = rootB.leaf({ name: '吴十', keyType: 'rsa', idNumber, policies: [POLICY_MEDIUM], crlUrl: files.url('/b.crl') });
-  const rp = await portal(runtime, issuer, 'social-security');
+  const rp = await certificatePortal(runtime, issuer, 'social-security');
 
   const first = createUserAgent(issuer);
   const a = await rp.start(first);
-  const doneA = await signAndPost(first, (await first.get(certificatePath(a.page.html))).html, fromA);
+  const doneA = await signAndPost(first, (await first.get(certificatePath(a.login.html))).html, fromA);
   const subA = (await rp.tokens(doneA.redirectedTo!, a.verifier)).claims()!.sub;
   const accounts = await count(runtime, 'accounts');
   const proofings = await count(runtime, 'account_proofings');
 
   const second = createUserAgent(issuer);
   const b = await rp.start(second);
-  const doneB = await signAndPost(second, (await second.get(certificatePath(b.page.html))).html, fromB);
+  const doneB = await signAndPost(second, (await second.get(certificatePath(b.login.html))).html, fromB);
   const claimsB = (await rp.tokens(doneB.redirectedTo!, b.verifier)).claims()!;
   t.equal(claimsB.sub, subA, 'the same account');
   t.equal(claimsB.acr, `${issuer}/acr/L3`, 'at the level CA B\'s policy grants');
@@ -169,9 +151,9 @@ t.test('a bridge CA: leaf → issuing CA → root B → bridge → root A valida
     name: 'Platform bridge', anchors: [rootA], cross: [bridgeCert, rootBCert], policyLevels: { [platformPolicy]: 'L3' },
     revocationMode: 'crl', crlUrls: [files.url('/b-root.crl')],
   });
-  const rp = await portal(runtime, issuer, 'cross-province');
+  const rp = await certificatePortal(runtime, issuer, 'cross-province');
   const ua = createUserAgent(issuer);
-  const { page, verifier } = await rp.start(ua);
+  const { login: page, verifier } = await rp.start(ua);
   const done = await signAndPost(ua, (await ua.get(certificatePath(page.html))).html, leaf, [issuingB]);
   t.ok(done.redirectedTo, done.html.match(/role="alert">([^<]*)/)?.[1] ?? 'signed in');
   const claims = (await rp.tokens(done.redirectedTo!, verifier)).claims()!;
@@ -184,10 +166,10 @@ t.test('a bridge CA: leaf → issuing CA → root B → bridge → root A valida
     name: 'Platform bridge without mapping', anchors: [rootA], cross: [bridgeCert, plainRootB], policyLevels: { [platformPolicy]: 'L3' },
     revocationMode: 'crl', crlUrls: [files.url('/b-root.crl')],
   });
-  const otherRp = await portal(other, otherIssuer, 'cross-province');
+  const otherRp = await certificatePortal(other, otherIssuer, 'cross-province');
   const ua2 = createUserAgent(otherIssuer);
   const second = await otherRp.start(ua2);
-  const refused = await signAndPost(ua2, (await ua2.get(certificatePath(second.page.html))).html, leaf, [issuingB]);
+  const refused = await signAndPost(ua2, (await ua2.get(certificatePath(second.login.html))).html, leaf, [issuingB]);
   t.equal(refused.redirectedTo, undefined);
   t.match(refused.html, /证书策略未被本平台认可|证书链校验未通过/, 'refused without the mapping');
 });
@@ -202,19 +184,19 @@ t.test('certificate step-up: the session\'s own certificate raises the level in 
   const citizen = await buildCitizen(runtime);
   const own = root.leaf({ name: citizen.name, keyType: 'sm2', idNumber: citizen.idNumber, policies: [POLICY_HIGH], crlUrl: files.url('/root.crl') });
   const someoneElse = root.leaf({ name: '冯二', keyType: 'sm2', idNumber: buildUnregisteredIdNumber(), policies: [POLICY_HIGH], crlUrl: files.url('/root.crl') });
-  const basic = await portal(runtime, issuer, 'basic-services');
-  const l4 = await portal(runtime, issuer, 'property-registry', 'L4');
+  const basic = await certificatePortal(runtime, issuer, 'basic-services');
+  const l4 = await certificatePortal(runtime, issuer, 'property-registry', { minLevel: 'L4' });
 
   const ua = createUserAgent(issuer);
   const first = await basic.start(ua);
   const { formOf } = await import('../helpers/user-agent.ts');
-  const form = formOf(first.page.html, '/login');
+  const form = formOf(first.login.html, '/login');
   const signedIn = await ua.post(form.action, { csrf: form.csrf, identifier: citizen.idNumber, password: citizen.password });
   const sub = (await basic.tokens(signedIn.redirectedTo!, first.verifier)).claims()!.sub;
 
   const second = await l4.start(ua);
-  t.match(second.page.html, /id="certificate-start"/, 'the step-up page offers the certificate');
-  const stepUpPath = /href="(\/interaction\/[^"]+\/certificate)"/.exec(second.page.html)![1];
+  t.match(second.login.html, /id="certificate-start"/, 'the step-up page offers the certificate');
+  const stepUpPath = /href="(\/interaction\/[^"]+\/certificate)"/.exec(second.login.html)![1];
   const wrong = await signAndPost(ua, (await ua.get(stepUpPath)).html, someoneElse);
   t.equal(wrong.response.status, 401);
   t.match(wrong.html, /该证书属于其他人/);

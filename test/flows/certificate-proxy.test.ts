@@ -4,7 +4,7 @@ import * as client from 'openid-client';
 import { CERTIFICATE_ERROR_MESSAGES, type CertificateRefusal } from '../../src/authn/certificate/errors.ts';
 import { createTestApp, startTestServer } from '../helpers/app.ts';
 import { buildCitizen, buildUnregisteredIdNumber } from '../helpers/builders.ts';
-import { registerCa } from '../helpers/certificates.ts';
+import { certificatePortal, registerCa } from '../helpers/certificates.ts';
 import { RP_CALLBACK } from '../helpers/oidc.ts';
 import { serveFiles } from '../helpers/revocation-fixtures.ts';
 import { freePort } from '../helpers/runtime.ts';
@@ -34,27 +34,6 @@ async function registeredCa(t: Teardown, runtime: Runtime, pki: ReturnType<typeo
   return { root, issuing: issuing as TestCa, leaf };
 }
 
-async function portal(runtime: Runtime, issuer: string, clientId: string) {
-  const registered = await runtime.clients.create({ client_id: clientId, client_name: `${clientId} portal`, redirect_uris: [RP_CALLBACK], grant_types: ['authorization_code'], require_consent: false });
-  await runtime.policies.set({ clientId, minLevel: 'L3' }, { name: 'test' });
-  const config = await client.discovery(new URL(issuer), clientId, registered.client_secret!, client.ClientSecretBasic(registered.client_secret!), { execute: [client.allowInsecureRequests] });
-  return {
-    /** Starts an authorization request and opens the certificate page. */
-    async start(ua: UserAgent) {
-      const verifier = client.randomPKCECodeVerifier();
-      const login = await ua.get(client.buildAuthorizationUrl(config, {
-        redirect_uri: RP_CALLBACK, scope: 'openid', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 's',
-      }).toString());
-      const certificatePath = /href="(\/interaction\/([^"/]+)\/certificate)"/.exec(login.html);
-      if (!certificatePath) throw new Error('the login page offers no certificate login');
-      const page = await ua.get(certificatePath[1]);
-      const link = /<a id="certificate-tls" href="([^"]+)"/.exec(page.html)?.[1];
-      return { verifier, uid: certificatePath[2], link };
-    },
-    tokens: (redirectedTo: string, verifier: string) =>
-      client.authorizationCodeGrant(config, new URL(redirectedTo), { pkceCodeVerifier: verifier, expectedState: 's' }),
-  };
-}
 
 /**
  * What the TLS-terminating proxy sends upstream: a plain HTTP GET with the browser's cookies and the forwarded
@@ -117,7 +96,7 @@ t.test('behind a trusted proxy (CERT_PROXY_HEADER, CERT_PROXY_ADDRESSES)', async
   const target = { host: '127.0.0.1', port };
   const pki = createTestPki(t);
   const ca = await registeredCa(t, runtime, pki, 'Proxy CA');
-  const rp = await portal(runtime, issuer, 'proxy-portal');
+  const rp = await certificatePortal(runtime, issuer, 'proxy-portal', { minLevel: 'L3' });
 
   t.test('the forwarded certificate and chain sign in at the CA\'s level (hwk + pin)', async (t) => {
     const citizen = await buildCitizen(runtime);
@@ -185,7 +164,7 @@ t.test('a request that does not come from a configured proxy address is refused,
   });
   const pki = createTestPki(t);
   const ca = await registeredCa(t, runtime, pki, 'Spoofed CA');
-  const rp = await portal(runtime, issuer, 'spoof-portal');
+  const rp = await certificatePortal(runtime, issuer, 'spoof-portal', { minLevel: 'L3' });
   const leaf = ca.leaf(buildUnregisteredIdNumber());
   const claims: [string, Record<string, string>][] = [
     ['plain', {}],
@@ -214,7 +193,7 @@ t.test('without CERT_PROXY_HEADER no header is read and the page offers no proxy
   const { runtime, issuer, port } = await startTestServer(t);
   const pki = createTestPki(t);
   const ca = await registeredCa(t, runtime, pki, 'Unproxied CA');
-  const rp = await portal(runtime, issuer, 'plain-portal');
+  const rp = await certificatePortal(runtime, issuer, 'plain-portal', { minLevel: 'L3' });
   const ua = createUserAgent(issuer);
   const { uid, link } = await rp.start(ua);
   t.equal(link, undefined, 'no link to a TLS listener or proxy');
@@ -235,7 +214,7 @@ t.test('proxy addresses are compared as addresses: IPv4-mapped peers and other I
   await app.listen({ port, host: '::' });
   const pki = createTestPki(t);
   const ca = await registeredCa(t, runtime, pki, 'Dual-stack CA');
-  const rp = await portal(runtime, issuer, 'dual-stack-portal');
+  const rp = await certificatePortal(runtime, issuer, 'dual-stack-portal', { minLevel: 'L3' });
   for (const host of ['127.0.0.1', '::1']) {
     t.test(`from ${host}`, async (t) => {
       const citizen = await buildCitizen(runtime);

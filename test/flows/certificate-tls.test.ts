@@ -6,7 +6,7 @@ import { startCertificateTlsListener } from '../../src/authn/certificate/tls-lis
 import { CERTIFICATE_ERROR_MESSAGES } from '../../src/authn/certificate/errors.ts';
 import { startTestServer } from '../helpers/app.ts';
 import { buildCitizen, buildUnregisteredIdNumber } from '../helpers/builders.ts';
-import { registerCa } from '../helpers/certificates.ts';
+import { certificatePortal, registerCa } from '../helpers/certificates.ts';
 import { RP_CALLBACK } from '../helpers/oidc.ts';
 import { serveFiles } from '../helpers/revocation-fixtures.ts';
 import { freePort } from '../helpers/runtime.ts';
@@ -69,27 +69,6 @@ function presentOverTls(url: string, serverCa: string, holder?: TestKeyHolder, e
   });
 }
 
-async function portal(runtime: Runtime, issuer: string, clientId: string) {
-  const registered = await runtime.clients.create({ client_id: clientId, client_name: `${clientId} portal`, redirect_uris: [RP_CALLBACK], grant_types: ['authorization_code'], require_consent: false });
-  await runtime.policies.set({ clientId, minLevel: 'L3' }, { name: 'test' });
-  const config = await client.discovery(new URL(issuer), clientId, registered.client_secret!, client.ClientSecretBasic(registered.client_secret!), { execute: [client.allowInsecureRequests] });
-  return {
-    /** Starts an authorization request and opens the certificate page; returns the interaction uid and the TLS link. */
-    async start(ua: UserAgent) {
-      const verifier = client.randomPKCECodeVerifier();
-      const login = await ua.get(client.buildAuthorizationUrl(config, {
-        redirect_uri: RP_CALLBACK, scope: 'openid', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 's',
-      }).toString());
-      const certificatePath = /href="(\/interaction\/([^"/]+)\/certificate)"/.exec(login.html);
-      if (!certificatePath) throw new Error('the login page offers no certificate login');
-      const page = await ua.get(certificatePath[1]);
-      const tlsLink = /<a id="certificate-tls" href="([^"]+)"/.exec(page.html)?.[1];
-      return { verifier, uid: certificatePath[2], tlsLink };
-    },
-    tokens: (redirectedTo: string, verifier: string) =>
-      client.authorizationCodeGrant(config, new URL(redirectedTo), { pkceCodeVerifier: verifier, expectedState: 's' }),
-  };
-}
 
 const count = async (runtime: Runtime, table: string) => Number((await runtime.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`)).rows[0].n);
 
@@ -107,7 +86,7 @@ t.test('TLS client certificates (RSA, then ECDSA P-256) sign in through the OIDC
   const pki = createTestPki(t);
   const { runtime, issuer, tlsPort, serverCa, parked } = await startWithListener(t, pki);
   const files = await serveFiles(t);
-  const rp = await portal(runtime, issuer, 'tls-portal');
+  const rp = await certificatePortal(runtime, issuer, 'tls-portal', { minLevel: 'L3' });
 
   // RSA: only the root is registered; the client sends the issuing CA along in the handshake.
   const rsaRoot = pki.root({ name: 'RSA Root', keyType: 'rsa' });
@@ -136,10 +115,10 @@ t.test('TLS client certificates (RSA, then ECDSA P-256) sign in through the OIDC
 
   t.test('RSA, existing account: swk at L3', async (t) => {
     const ua = createUserAgent(issuer);
-    const { uid, verifier, tlsLink } = await rp.start(ua);
-    t.equal(tlsLink, `https://localhost:${tlsPort}/interaction/${uid}/certificate/tls`, 'the certificate page links to the TLS listener for this interaction');
+    const { uid, verifier, link } = await rp.start(ua);
+    t.equal(link, `https://localhost:${tlsPort}/interaction/${uid}/certificate/tls`, 'the certificate page links to the TLS listener for this interaction');
 
-    const answer = await presentOverTls(tlsLink!, serverCa, rsaLeaf, [rsaIssuing]);
+    const answer = await presentOverTls(link!, serverCa, rsaLeaf, [rsaIssuing]);
     t.equal(answer.status, 303);
     t.equal(answer.cacheControl, 'no-store');
     t.match(answer.location, new RegExp(`^${issuer}/interaction/${uid}/certificate/tls-return\\?token=[A-Za-z0-9_-]{20,64}$`));
@@ -160,8 +139,8 @@ t.test('TLS client certificates (RSA, then ECDSA P-256) sign in through the OIDC
   t.test('ECDSA P-256, new person: an account proofed by the CA, hwk at L3', async (t) => {
     const accountsBefore = await count(runtime, 'accounts');
     const ua = createUserAgent(issuer);
-    const { uid, verifier, tlsLink } = await rp.start(ua);
-    const answer = await presentOverTls(tlsLink!, serverCa, ecLeaf);
+    const { uid, verifier, link } = await rp.start(ua);
+    const answer = await presentOverTls(link!, serverCa, ecLeaf);
     t.equal(answer.status, 303);
     const done = await ua.get(answer.location!);
     t.ok(done.redirectedTo?.startsWith(RP_CALLBACK), alertOf(done.html) ?? 'back to the relying party');
@@ -178,7 +157,7 @@ t.test('TLS listener refusals', async (t) => {
   const pki = createTestPki(t);
   const { runtime, issuer, tlsPort, serverCa, parked } = await startWithListener(t, pki);
   const files = await serveFiles(t);
-  const rp = await portal(runtime, issuer, 'tls-refusals');
+  const rp = await certificatePortal(runtime, issuer, 'tls-refusals', { minLevel: 'L3' });
   const root = pki.root({ name: 'Registered Root', keyType: 'rsa' });
   const issuing = root.intermediate({ name: 'Registered Issuing CA', pathLen: 0 });
   files.set('/issuing.crl', issuing.crlDer({ nextUpdateHours: 1 }));
@@ -190,9 +169,9 @@ t.test('TLS listener refusals', async (t) => {
 
   t.test('no client certificate: a 400 page linking back, nothing parked', async (t) => {
     const ua = createUserAgent(issuer);
-    const { uid, tlsLink } = await rp.start(ua);
+    const { uid, link } = await rp.start(ua);
     const before = parked.length;
-    const answer = await presentOverTls(tlsLink!, serverCa);
+    const answer = await presentOverTls(link!, serverCa);
     t.equal(answer.status, 400);
     t.equal(answer.location, undefined, 'no redirect');
     t.match(answer.body, /No client certificate was presented/);
@@ -212,9 +191,9 @@ t.test('TLS listener refusals', async (t) => {
 
   t.test('a hand-over token works once: replayed, it is refused (challenge_unknown)', async (t) => {
     const ua = createUserAgent(issuer);
-    const { uid, tlsLink } = await rp.start(ua);
+    const { uid, link } = await rp.start(ua);
     // The first use fails later (unregistered CA), so the interaction is still open for the replay.
-    const answer = await presentOverTls(tlsLink!, serverCa, stranger);
+    const answer = await presentOverTls(link!, serverCa, stranger);
     const first = await ua.get(answer.location!);
     t.equal(first.response.status, 401);
     t.equal(alertOf(first.html), zh('untrusted_ca'));
@@ -232,7 +211,7 @@ t.test('TLS listener refusals', async (t) => {
     const accountsBefore = await count(runtime, 'accounts');
     const victim = createUserAgent(issuer);
     const a = await rp.start(victim);
-    const answer = await presentOverTls(a.tlsLink!, serverCa, leafFor(buildUnregisteredIdNumber()));
+    const answer = await presentOverTls(a.link!, serverCa, leafFor(buildUnregisteredIdNumber()));
     const token = new URL(answer.location!).searchParams.get('token')!;
     const other = createUserAgent(issuer);
     const b = await rp.start(other);
@@ -260,8 +239,8 @@ t.test('TLS listener refusals', async (t) => {
     const accountsBefore = await count(runtime, 'accounts');
     const auditBefore = (await certificateAudit(runtime)).length;
     const ua = createUserAgent(issuer);
-    const { uid, tlsLink } = await rp.start(ua);
-    const answer = await presentOverTls(tlsLink!, serverCa, stranger);
+    const { uid, link } = await rp.start(ua);
+    const answer = await presentOverTls(link!, serverCa, stranger);
     t.equal(answer.status, 303, 'the listener hands over whatever was presented; our validator decides');
     const page = await ua.get(answer.location!);
     t.equal(page.response.status, 401);

@@ -1,6 +1,8 @@
+import * as client from 'openid-client';
 import type { Runtime } from '../../src/bootstrap/runtime.ts';
 import type { IdentityExtractionRule } from '../../src/pki/types.ts';
 import type { TestCa, TestCertificate, TestKeyHolder } from './test-pki.ts';
+import { RP_CALLBACK } from './oidc.ts';
 import { formOf } from './user-agent.ts';
 
 export const GMT_0015_ID_RULE: IdentityExtractionRule = { kind: 'citizen', source: { type: 'extension', oid: '1.2.156.10260.4.1.1', choiceTag: 0 } };
@@ -70,4 +72,30 @@ export async function signAndPost(ua: Agent, pageHtml: string, holder: TestKeyHo
     signature: override.signature ?? base64(holder.sign(new TextEncoder().encode(challenge))),
     chain: override.chain ?? [holder, ...chain].map((c) => base64(c.certDer)).join('\n'),
   });
+}
+
+/**
+ * A trusted relying party (no consent page) driven with openid-client: `start` opens the authorization request,
+ * then the certificate page, and returns the interaction, the page and the TLS/proxy link the page offers.
+ */
+export async function certificatePortal(runtime: Runtime, issuer: string, clientId: string, options: { minLevel?: string } = {}) {
+  const registered = await runtime.clients.create({ client_id: clientId, client_name: `${clientId} portal`, redirect_uris: [RP_CALLBACK], grant_types: ['authorization_code'], require_consent: false });
+  if (options.minLevel) await runtime.policies.set({ clientId, minLevel: options.minLevel }, { name: 'test' });
+  const config = await client.discovery(new URL(issuer), clientId, registered.client_secret!, client.ClientSecretBasic(registered.client_secret!), { execute: [client.allowInsecureRequests] });
+  return {
+    config,
+    async start(ua: { get(url: string): Promise<{ html: string }> }, extra: Record<string, string> = {}) {
+      const verifier = client.randomPKCECodeVerifier();
+      const login = await ua.get(client.buildAuthorizationUrl(config, {
+        redirect_uri: RP_CALLBACK, scope: 'openid', code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 's', ...extra,
+      }).toString());
+      const path = /href="(\/interaction\/([^"/]+)\/certificate)"/.exec(login.html);
+      if (!path) throw new Error('the page offers no certificate login');
+      const page = await ua.get(path[1]);
+      const link = /<a id="certificate-tls" href="([^"]+)"/.exec(page.html)?.[1];
+      return { verifier, login, uid: path[2], page, link };
+    },
+    tokens: (redirectedTo: string, verifier: string) =>
+      client.authorizationCodeGrant(config, new URL(redirectedTo), { pkceCodeVerifier: verifier, expectedState: 's' }),
+  };
 }
