@@ -167,16 +167,19 @@ t.test('TLS listener refusals', async (t) => {
   const leafFor = (idNumber: string) => issuing.leaf({ keyType: 'rsa', idNumber, policies: [POLICY_MEDIUM], crlUrl: files.url('/issuing.crl') });
   const stranger = pki.root({ name: 'Unregistered Root', keyType: 'rsa' }).leaf({ keyType: 'rsa', idNumber: buildUnregisteredIdNumber(), policies: [POLICY_MEDIUM] });
 
-  t.test('no client certificate: a 400 page linking back, nothing parked', async (t) => {
+  t.test('no client certificate: back to the interaction, which says so and audits it (empty_chain)', async (t) => {
     const ua = createUserAgent(issuer);
     const { uid, link } = await rp.start(ua);
-    const before = parked.length;
     const answer = await presentOverTls(link!, serverCa);
-    t.equal(answer.status, 400);
-    t.equal(answer.location, undefined, 'no redirect');
-    t.match(answer.body, /No client certificate was presented/);
-    t.match(answer.body, `href="${issuer}/interaction/${uid}/certificate"`);
-    t.equal(parked.length, before, 'nothing parked');
+    t.equal(answer.status, 303);
+    t.match(answer.location ?? '', new RegExp(`^${issuer}/interaction/${uid}/certificate/tls-return\\?token=`));
+    const back = await ua.get(answer.location!);
+    t.equal(back.response.status, 400);
+    t.match(back.html, new RegExp(CERTIFICATE_ERROR_MESSAGES.empty_chain['zh-CN']));
+    await runtime.audit.flush();
+    const { rows } = await runtime.db.query<{ detail: { reason: string; proof: string } }>(
+      "SELECT detail FROM audit_events WHERE event = 'login.certificate' ORDER BY id DESC LIMIT 1");
+    t.same([rows[0].detail.reason, rows[0].detail.proof], ['empty_chain', 'tls_client_certificate']);
   });
 
   t.test('only GET /interaction/:uid/certificate/tls exists on the listener', async (t) => {

@@ -64,12 +64,9 @@ export async function startCertificateTlsListener(deps: {
         return;
       }
       const uid = match[1];
+      // Even an empty chain is handed over: the interaction then says, in the person's language and in the audit
+      // trail, that no certificate was presented.
       const chain = peerChain(request.socket as TLSSocket);
-      if (chain.length === 0) {
-        send(response, 400, { 'content-type': 'text/html; charset=utf-8' },
-          page(400, `No client certificate was presented. <a href="${deps.issuer}/interaction/${uid}/certificate">Back</a>`));
-        return;
-      }
       const token = await deps.presented.park(uid, chain);
       send(response, 303, { location: `${deps.issuer}/interaction/${uid}/certificate/tls-return?token=${token}` });
     })().catch(() => {
