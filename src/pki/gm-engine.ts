@@ -35,6 +35,8 @@ export function verifySm2(data: Uint8Array, derSignature: Uint8Array, spki: pkij
   }
 }
 
+const VERIFIED_MEMO_SIZE = 20_000;
+
 const toBytes = (data: BufferSource): Uint8Array =>
   ArrayBuffer.isView(data) ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength) : new Uint8Array(data);
 
@@ -43,7 +45,31 @@ const toBytes = (data: BufferSource): Uint8Array =>
  * cannot verify GM/T signatures: OpenSSL 3.0 uses an empty SM2 ID instead of the GM/T 0009 default.
  */
 export class GmCryptoEngine extends pkijs.CryptoEngine {
+  /**
+   * Whether a signature verifies is a fixed fact of its bytes, so answers are remembered (bounded, oldest out):
+   * a login re-checks the same CA certificates every time, and path building and pkijs' second opinion check
+   * each edge twice. An SM2 verification costs ~3 ms; the digest that keys the memo, microseconds.
+   */
+  private readonly verified = new Map<string, boolean>();
+
   override async verifyWithPublicKey(data: BufferSource, signature: asn1js.BitString | asn1js.OctetString,
+    publicKeyInfo: pkijs.PublicKeyInfo, signatureAlgorithm: pkijs.AlgorithmIdentifier, shaAlgorithm?: string): Promise<boolean> {
+    const key = createHash('sha256')
+      .update(signatureAlgorithm.algorithmId).update('\0')
+      .update(new Uint8Array(publicKeyInfo.toSchema().toBER()))
+      .update(new Uint8Array(signature.valueBlock.valueHexView))
+      .update(toBytes(data))
+      .update(shaAlgorithm ?? '')
+      .digest('base64');
+    const known = this.verified.get(key);
+    if (known !== undefined) return known;
+    const result = await this.verifyUncached(data, signature, publicKeyInfo, signatureAlgorithm, shaAlgorithm);
+    if (this.verified.size >= VERIFIED_MEMO_SIZE) this.verified.delete(this.verified.keys().next().value!);
+    this.verified.set(key, result);
+    return result;
+  }
+
+  private async verifyUncached(data: BufferSource, signature: asn1js.BitString | asn1js.OctetString,
     publicKeyInfo: pkijs.PublicKeyInfo, signatureAlgorithm: pkijs.AlgorithmIdentifier, shaAlgorithm?: string): Promise<boolean> {
     if (signatureAlgorithm.algorithmId !== GM_OID.SM2_WITH_SM3) {
       if (isSm2PublicKey(publicKeyInfo)) return false;
