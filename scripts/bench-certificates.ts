@@ -8,15 +8,10 @@
 // a temporary directory of its own, removed at the end. Exits non-zero on errors only, never because a target was missed.
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Redis } from 'ioredis';
-import pg from 'pg';
-import { buildApp } from '../src/app.ts';
 import { createCertificateVerifier } from '../src/authn/certificate/certificate-verifier.ts';
 import { trustSourceOf } from '../src/bootstrap/certificates.ts';
-import { createRuntime, type Runtime } from '../src/bootstrap/runtime.ts';
-import { loadConfig } from '../src/config/load-config.ts';
+import type { Runtime } from '../src/bootstrap/runtime.ts';
 import { createRevocationChecker } from '../src/pki/revocation/revocation-checker.ts';
 import { registerCa } from '../test/helpers/certificates.ts';
 import { serveFiles } from '../test/helpers/revocation-fixtures.ts';
@@ -27,10 +22,10 @@ import {
   renderCertificateMarkdown, verdictTable, type AuditOutcomes, type CertificateBenchResults, type CertificateRun,
 } from './bench/certificate-report.ts';
 import { measureVerification, type VerificationSummary } from './bench/certificate-verification.ts';
-import { cpuBreakdown, cpuSnapshot, waitForQuiet, type CpuBreakdown } from './bench/cpu.ts';
-import type { LoginTarget } from './bench/login-flow.ts';
-import { describeMachine, percentile } from './bench/report.ts';
-import { deleteRedisPrefix } from './bench/storage.ts';
+import { localServices, openBenchEnvironment, runBenchmark } from './bench/environment.ts';
+import { describeLoginRun, settle, underObservation, type Observed } from './bench/observation.ts';
+import type { LoginTarget } from './bench/relying-party.ts';
+import { percentile } from './bench/report.ts';
 
 const CONCURRENCY = 16;
 const WARM_UP_CITIZENS = 32;
@@ -57,49 +52,11 @@ function parseArgs(argv: readonly string[]): Args {
 
 const progress = (line: string) => process.stderr.write(`[bench-certificates] ${line}\n`);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A run of logins under observation; a run whose logins create accounts cannot be repeated. */
+const observe = (options: CertificateLoadOptions, repeatable: boolean) => underObservation(() => runCertificateLoad(options), { progress, repeatable });
 
-// A run during which other processes used more CPU than this is repeated (when it can be); the least disturbed
-// attempt is reported, whatever its result. Same rule as scripts/bench.ts.
-const DISTURBED_CORES = 0.15;
-const MAX_ATTEMPTS = 3;
-
-type Observed = { load: CertificateLoadResult; backgroundCores: number; eventLoop: number; cpu: CpuBreakdown; serverThreadCores: number; attempts: number };
-
-/** Waits for the machine to settle (bounded), then records CPU use around the load; repeats a disturbed run if allowed. */
-async function observe(options: CertificateLoadOptions, repeatable: boolean): Promise<Observed> {
-  let best: Observed | undefined;
-  for (let attempt = 1; attempt <= (repeatable ? MAX_ATTEMPTS : 1); attempt++) {
-    const backgroundCores = await waitForQuiet({
-      onWait: (busy) => progress(`  waiting for the machine to settle (${busy.toFixed(2)} cores busy elsewhere)`),
-    });
-    const before = cpuSnapshot();
-    const loopBefore = performance.eventLoopUtilization();
-    const threadBefore = process.threadCpuUsage();
-    const load = await runCertificateLoad(options);
-    // The server runs on this (the main) thread; the load generator in a worker thread.
-    const eventLoop = performance.eventLoopUtilization(loopBefore).utilization;
-    const thread = process.threadCpuUsage(threadBefore);
-    const cpu = cpuBreakdown(before, cpuSnapshot());
-    const serverThreadCores = (thread.user + thread.system) / 1e6 / cpu.seconds;
-    if (!best || cpu.other < best.cpu.other) best = { load, backgroundCores, eventLoop, cpu, serverThreadCores, attempts: attempt };
-    if (cpu.other < DISTURBED_CORES) break;
-    if (repeatable && attempt < MAX_ATTEMPTS) progress(`  other processes used ${cpu.other.toFixed(2)} cores during the run; repeating it`);
-  }
-  return best!;
-}
-
-function summarise(label: string, concurrency: number, o: Observed): CertificateRun {
-  const { load } = o;
+function summarise(label: string, concurrency: number, o: Observed<CertificateLoadResult>): CertificateRun {
+  const load = o.result;
   return {
     label, concurrency, completed: load.completed, errors: load.errors, errorSamples: load.errorSamples, elapsedS: load.elapsedMs / 1000,
     loginsPerSecond: load.completed / (load.elapsedMs / 1000), p50Ms: percentile(load.latenciesMs, 50), p99Ms: percentile(load.latenciesMs, 99),
@@ -108,10 +65,6 @@ function summarise(label: string, concurrency: number, o: Observed): Certificate
     cpu: o.cpu, backgroundCores: o.backgroundCores, eventLoop: o.eventLoop, attempts: o.attempts,
   };
 }
-
-const describeRun = (l: CertificateRun) =>
-  `  ${l.loginsPerSecond.toFixed(1)} logins/s, p50 ${Math.round(l.p50Ms)} ms, p99 ${Math.round(l.p99Ms)} ms, ${l.errors} errors`
-  + (l.errorSamples.length > 0 ? `; e.g. ${l.errorSamples.join(' | ')}` : '');
 
 async function auditOutcomes(runtime: Runtime): Promise<AuditOutcomes> {
   await runtime.audit.flush();
@@ -132,52 +85,18 @@ const sampleChallenge = (issuer: string) =>
 
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-  for (const url of [databaseUrl, redisUrl]) {
-    const host = new URL(url).hostname;
-    if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) throw new Error(`benchmarks only run against local services, not ${host}`);
-  }
-  const id = randomBytes(4).toString('hex');
-  const schema = `bench_cert_${id}`;
-  const redisPrefix = `bench-cert:${id}:`;
+  const services = localServices();
   const date = new Date().toISOString();
   const command = `npm run bench-certificates --${process.argv.slice(2).map((a) => ` ${a}`).join('')}`;
 
-  const admin = new pg.Client({ connectionString: databaseUrl });
-  await admin.connect();
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
-  const teardowns: (() => unknown)[] = [];
+  const env = await openBenchEnvironment(services, { name: 'bench-cert', progress, leftovers: 'schema, Redis keys, PKI directory, CRL server' });
   let pki: BenchPki | undefined;
-  let runtime: Runtime | undefined;
-  let closeApp: (() => Promise<unknown>) | undefined;
-  let cleaned = false;
-  const cleanup = async () => {
-    if (cleaned) return;
-    cleaned = true;
-    progress('cleaning up (schema, Redis keys, PKI directory, CRL server)');
-    await closeApp?.().catch(() => {});
-    await runtime?.close().catch(() => {});
-    await pki?.remove().catch((error) => progress(`could not remove the PKI directory: ${error.message}`));
-    for (const fn of teardowns) await Promise.resolve(fn()).catch(() => {});
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch((error) => progress(`could not drop ${schema}: ${error.message}`));
-    await admin.end().catch(() => {});
-    await deleteRedisPrefix(redis, redisPrefix).catch((error) => progress(`could not delete Redis keys ${redisPrefix}*: ${error.message}`));
-    redis.disconnect();
-  };
-  process.once('SIGINT', () => {
-    progress('interrupted');
-    void cleanup().finally(() => process.exit(130));
-  });
+  env.teardown(() => pki?.remove().catch((error) => progress(`could not remove the PKI directory: ${error.message}`)));
 
   try {
-    const machine = describeMachine({
-      postgres: (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v.split(' ')[0],
-      sharedBuffers: (await admin.query<{ v: string }>("SELECT current_setting('shared_buffers') AS v")).rows[0].v,
-      redis: /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown',
-    });
+    const machine = await env.machine();
 
-    const files = await serveFiles({ teardown: (fn) => void teardowns.push(fn) });
+    const files = await serveFiles({ teardown: env.teardown });
     progress(`making the PKI: 3 hierarchies by OpenSSL, ${args.citizens + WARM_UP_CITIZENS} SM2 citizen certificates`);
     const pkiStarted = performance.now();
     pki = createBenchPki(files.url);
@@ -189,18 +108,7 @@ async function main() {
     const pkiSeconds = (performance.now() - pkiStarted) / 1000;
     progress(`  ${pkiSeconds.toFixed(1)} s`);
 
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    const port = await freePort();
-    const issuer = `http://127.0.0.1:${port}`;
-    const config = loadConfig({
-      NODE_ENV: 'development', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, DEMO_DATA: 'false', LOG_LEVEL: 'silent',
-      ISSUER: issuer, PORT: String(port), LOGIN_PER_IP_PER_MINUTE: '1000000', CERT_LOGIN_PER_IP_PER_MINUTE: '100000',
-    });
-    runtime = await createRuntime(config, { schema, redisKeyPrefix: redisPrefix });
-    const app = await buildApp(runtime, { logger: false });
-    closeApp = () => app.close();
-    await app.listen({ port, host: '127.0.0.1' });
-    progress(`server on ${issuer}, schema ${schema}, Redis prefix ${redisPrefix}`);
+    const { issuer, config, runtime } = await env.startServer({ LOGIN_PER_IP_PER_MINUTE: '1000000', CERT_LOGIN_PER_IP_PER_MINUTE: '100000' });
     if (!runtime.certificates) throw new Error('certificate login is disabled in this configuration');
 
     for (const chain of chains) {
@@ -224,7 +132,7 @@ async function main() {
       const subject = chain === pki.sm2
         ? { chainDer: [new Uint8Array(Buffer.from(sampleCitizen.chainBase64, 'base64'))], sign: (m: Uint8Array) => signChallenge(sampleCitizen, m) }
         : { chainDer: [chain.leaf.certDer], sign: (m: Uint8Array) => chain.leaf.sign(m) };
-      await waitForQuiet({ onWait: (busy) => progress(`  waiting for the machine to settle (${busy.toFixed(2)} cores busy elsewhere)`) });
+      await settle(progress);
       const summary = await measureVerification(verifier, { label: chain.label, expectedLevel: LEVEL, issuer: chain.issuing.cert, ...subject },
         { durationMs: verificationDurationS * 1000, challenge: sampleChallenge(issuer) });
       verification.push(summary);
@@ -253,17 +161,17 @@ async function main() {
     const firstRun = summarise('First logins (account created)', CONCURRENCY, await observe(load(citizens, CONCURRENCY, { kind: 'each-once' }), false));
     const afterFirst = await auditOutcomes(runtime);
     const accountsAfter = Number((await runtime.db.query<{ n: string }>('SELECT count(*) AS n FROM accounts')).rows[0].n);
-    progress(describeRun(firstRun));
+    progress(describeLoginRun(firstRun));
 
     progress(`known accounts: ${args.citizens} citizens, concurrency ${CONCURRENCY}, ${args.durationS} s`);
     const knownRun = summarise('Known accounts', CONCURRENCY, await observe(load(citizens, CONCURRENCY, { kind: 'timed', durationMs: args.durationS * 1000 }), true));
     const afterKnown = await auditOutcomes(runtime);
-    progress(describeRun(knownRun));
+    progress(describeLoginRun(knownRun));
 
     progress(`known accounts, one loop, ${args.durationS} s`);
     const serialRun = summarise('Known accounts, 1 loop (no queueing)', 1, await observe(load(citizens, 1, { kind: 'timed', durationMs: args.durationS * 1000 }), true));
     const afterSerial = await auditOutcomes(runtime);
-    progress(describeRun(serialRun));
+    progress(describeLoginRun(serialRun));
 
     const results: CertificateBenchResults = {
       date, command, machine, durationS: args.durationS, concurrency: CONCURRENCY, citizens: args.citizens, warmUpCitizens: WARM_UP_CITIZENS,
@@ -278,11 +186,8 @@ async function main() {
     writeFileSync(DOC, renderCertificateMarkdown(results));
     progress(`wrote ${DOC.pathname}`);
   } finally {
-    await cleanup();
+    await env.cleanup();
   }
 }
 
-main().catch((error) => {
-  console.error(error instanceof Error ? error.stack ?? error.message : error);
-  process.exit(1);
-});
+runBenchmark(main);

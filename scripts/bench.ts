@@ -6,27 +6,23 @@
 //
 // DATABASE_URL and REDIS_URL default to the local services. Everything happens in a schema and a Redis key
 // prefix of its own, removed at the end. Exits non-zero on errors only, never because a target was missed.
-import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { Redis } from 'ioredis';
 import pg from 'pg';
-import { buildApp } from '../src/app.ts';
 import { hashPassword, verifyPassword } from '../src/authn/password/hashing.ts';
-import { createRuntime, type Runtime } from '../src/bootstrap/runtime.ts';
-import { loadConfig } from '../src/config/load-config.ts';
 import { DURABLE_MODELS } from '../src/oidc/adapter.ts';
+import { freePort, localServices, openBenchEnvironment, runBenchmark } from './bench/environment.ts';
 import { checkClientCredentials, loadClientCredentials, startBareProvider, type TokenRequest } from './bench/http-load.ts';
-import { passwordLogin, type LoginTarget } from './bench/login-flow.ts';
+import { passwordLogin } from './bench/login-flow.ts';
 import { runLoginLoad, type LoginLoadOptions } from './bench/login-load.ts';
-import { cpuBreakdown, cpuSnapshot, waitForQuiet, type CpuBreakdown } from './bench/cpu.ts';
+import { describeLoginRun, underObservation } from './bench/observation.ts';
+import type { LoginTarget } from './bench/relying-party.ts';
 import {
-  cpuTable, describeMachine, percentile, renderMarkdown, resultsTable, verdictTable,
+  cpuTable, percentile, renderMarkdown, resultsTable, verdictTable,
   type BenchResults, type LoginSummary, type TokenSummary,
 } from './bench/report.ts';
 import { benchImport, renderImportSection, writeImportSection } from './bench/import.ts';
-import { deleteRedisPrefix, measurePostgres, measureRedis } from './bench/storage.ts';
+import { measurePostgres, measureRedis } from './bench/storage.ts';
 import { connectSeedClient, SEED_PASSWORD, seedCitizens, syntheticCitizen } from './seed-citizens.ts';
 
 const CONCURRENCY = 16;
@@ -73,17 +69,6 @@ async function runImportBench(args: Args, databaseUrl: string, command: string):
   return renderImportSection(result);
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
 async function measureArgon2(): Promise<number> {
@@ -95,37 +80,10 @@ async function measureArgon2(): Promise<number> {
   return (performance.now() - started) / runs;
 }
 
-// A run during which other processes (other people's test runs on this machine) used more CPU than this is
-// repeated; the least disturbed attempt is reported, whatever its result.
-const DISTURBED_CORES = 0.15;
-const MAX_ATTEMPTS = 3;
-
-type Observed<T> = { result: T; backgroundCores: number; eventLoop: number; cpu: CpuBreakdown; attempts: number };
-
-/** Waits for the machine to settle (bounded), then records CPU use around `run`; repeats a disturbed run. */
-async function underObservation<T>(run: () => Promise<T>): Promise<Observed<T>> {
-  let best: Observed<T> | undefined;
-  for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-    const backgroundCores = await waitForQuiet({
-      onWait: (busy) => progress(`  waiting for the machine to settle (${busy.toFixed(2)} cores busy elsewhere)`),
-    });
-    const before = cpuSnapshot();
-    const loopBefore = performance.eventLoopUtilization();
-    const result = await run();
-    // The server runs on this (the main) thread; the load generators run in worker threads.
-    const eventLoop = performance.eventLoopUtilization(loopBefore).utilization;
-    const cpu = cpuBreakdown(before, cpuSnapshot());
-    if (!best || cpu.other < best.cpu.other) best = { result, backgroundCores, eventLoop, cpu, attempts: attempt };
-    if (cpu.other < DISTURBED_CORES) break;
-    if (attempt < MAX_ATTEMPTS) progress(`  other processes used ${cpu.other.toFixed(2)} cores during the run; repeating it`);
-  }
-  return best!;
-}
-
 async function timedTokenLoad(request: TokenRequest, durationS: number): Promise<TokenSummary> {
   await checkClientCredentials(request);
   await loadClientCredentials(request, CONCURRENCY, Math.min(3, durationS)); // warm-up, not counted
-  const { result, ...conditions } = await underObservation(() => loadClientCredentials(request, CONCURRENCY, durationS));
+  const { result, ...conditions } = await underObservation(() => loadClientCredentials(request, CONCURRENCY, durationS), { progress });
   return { ...result, ...conditions };
 }
 
@@ -133,7 +91,7 @@ type SeedFacts = { seconds: number; vacuumSeconds: number; rows: number; tableBy
 
 async function timedLoginLoad(options: Omit<LoginLoadOptions, 'durationMs'>, durationS: number, seed: SeedFacts): Promise<LoginSummary> {
   await runLoginLoad({ ...options, durationMs: Math.min(3, durationS) * 1000 }); // warm-up, not counted
-  const { result: load, ...conditions } = await underObservation(() => runLoginLoad({ ...options, durationMs: durationS * 1000 }));
+  const { result: load, ...conditions } = await underObservation(() => runLoginLoad({ ...options, durationMs: durationS * 1000 }), { progress });
   return {
     accounts: options.accountCount, concurrency: options.concurrency,
     loginsPerSecond: load.completed / (load.elapsedMs / 1000), completed: load.completed,
@@ -144,21 +102,10 @@ async function timedLoginLoad(options: Omit<LoginLoadOptions, 'durationMs'>, dur
   };
 }
 
-const describeLogins = (l: LoginSummary) =>
-  `  ${l.loginsPerSecond.toFixed(1)} logins/s, p50 ${Math.round(l.p50Ms)} ms, p99 ${Math.round(l.p99Ms)} ms, ${l.errors} errors`
-  + (l.errorSamples.length > 0 ? `; e.g. ${l.errorSamples.join(' | ')}` : '');
-
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const databaseUrl = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-  const redisUrl = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
-  for (const url of [databaseUrl, redisUrl]) {
-    const host = new URL(url).hostname;
-    if (!['127.0.0.1', 'localhost', '::1', '[::1]'].includes(host)) throw new Error(`benchmarks only run against local services, not ${host}`);
-  }
-  const id = randomBytes(4).toString('hex');
-  const schema = `bench_${id}`;
-  const redisPrefix = `bench:${id}:`;
+  const services = localServices();
+  const { databaseUrl } = services;
   const date = new Date().toISOString();
   const command = `npm run bench --${process.argv.slice(2).map((a) => ` ${a}`).join('')}`;
   if (args.onlyImport) {
@@ -168,53 +115,18 @@ async function main() {
   }
   const previousImportSection = currentImportSection();
 
-  const admin = new pg.Client({ connectionString: databaseUrl });
-  await admin.connect();
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 2 });
-  let runtime: Runtime | undefined;
-  let closeApp: (() => Promise<unknown>) | undefined;
+  const env = await openBenchEnvironment(services, { name: 'bench', progress });
   let seedClient: pg.Client | undefined;
-  let cleaned = false;
-  const cleanup = async () => {
-    if (cleaned) return;
-    cleaned = true;
-    progress('cleaning up (schema, Redis keys)');
-    await closeApp?.().catch(() => {});
-    await runtime?.close().catch(() => {});
-    await seedClient?.end().catch(() => {});
-    await admin.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`).catch((error) => progress(`could not drop ${schema}: ${error.message}`));
-    await admin.end().catch(() => {});
-    await deleteRedisPrefix(redis, redisPrefix).catch((error) => progress(`could not delete Redis keys ${redisPrefix}*: ${error.message}`));
-    redis.disconnect();
-  };
-  process.once('SIGINT', () => {
-    progress('interrupted');
-    void cleanup().finally(() => process.exit(130));
-  });
+  env.teardown(() => seedClient?.end());
 
   try {
-    const versions = {
-      postgres: (await admin.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0].v.split(' ')[0],
-      sharedBuffers: (await admin.query<{ v: string }>("SELECT current_setting('shared_buffers') AS v")).rows[0].v,
-      redis: /redis_version:(\S+)/.exec(await redis.info('server'))?.[1] ?? 'unknown',
-    };
-    const machine = describeMachine(versions);
+    const machine = await env.machine();
     progress('timing one argon2id verification');
     const argon2VerifyMs = await measureArgon2();
 
-    await admin.query(`CREATE SCHEMA ${schema}`);
-    const port = await freePort();
-    const issuer = `http://127.0.0.1:${port}`;
-    const config = loadConfig({
-      NODE_ENV: 'development', DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, DEMO_DATA: 'false', LOG_LEVEL: 'silent',
-      ISSUER: issuer, PORT: String(port),
+    const { issuer, config, runtime } = await env.startServer({
       LOGIN_PER_IP_PER_MINUTE: '1000000', SMS_PER_IP_PER_HOUR: '100000', SMS_GLOBAL_PER_MINUTE: '1000000', SMS_DAILY_CAP_PER_PHONE: '1000',
     });
-    runtime = await createRuntime(config, { schema, redisKeyPrefix: redisPrefix });
-    const app = await buildApp(runtime, { logger: false });
-    closeApp = () => app.close();
-    await app.listen({ port, host: '127.0.0.1' });
-    progress(`server on ${issuer}, schema ${schema}, Redis prefix ${redisPrefix}`);
 
     const service = await runtime.clients.create({
       client_id: 'bench-service', client_name: 'Benchmark service', grant_types: ['client_credentials'], response_types: [], redirect_uris: [],
@@ -243,7 +155,7 @@ async function main() {
     progress(`  ${Math.round(bare.okPerSecond)} tokens/s, p99 ${bare.p99Ms} ms`);
 
     // c, d. password logins with 1,000 and 1,000,000 accounts
-    seedClient = await connectSeedClient(databaseUrl, schema);
+    seedClient = await connectSeedClient(databaseUrl, env.schema);
     const seedPasswordHash = await hashPassword(SEED_PASSWORD);
     const target: LoginTarget = {
       issuer, clientId: portal.client_id, clientSecret: portal.client_secret!, redirectUri: RP_CALLBACK, scope: 'openid profile',
@@ -282,11 +194,11 @@ async function main() {
       progress(`password logins with ${accounts.toLocaleString('en-US')} accounts, ${args.durationS} s`);
       const summary = await timedLoginLoad({ target, password: SEED_PASSWORD, concurrency: CONCURRENCY, accountCount: accounts }, args.durationS, seed);
       logins.push(summary);
-      progress(describeLogins(summary));
+      progress(describeLoginRun(summary));
       if (accounts === SMALL) {
         progress(`password logins with ${accounts.toLocaleString('en-US')} accounts, one loop, ${args.durationS} s`);
         serialLogin = await timedLoginLoad({ target, password: SEED_PASSWORD, concurrency: 1, accountCount: accounts }, args.durationS, seed);
-        progress(describeLogins(serialLogin));
+        progress(describeLoginRun(serialLogin));
       }
     }
 
@@ -299,7 +211,7 @@ async function main() {
     await runtime.audit.flush();
     const storage = {
       postgres: await measurePostgres(runtime.db),
-      redis: await measureRedis(redis, redisPrefix),
+      redis: await measureRedis(env.redis, env.redisPrefix),
       refreshSampleLogins: REFRESH_SAMPLE_LOGINS,
     };
 
@@ -314,11 +226,8 @@ async function main() {
     if (importSection) writeImportSection(DOC, importSection);
     progress(`wrote ${DOC.pathname}`);
   } finally {
-    await cleanup();
+    await env.cleanup();
   }
 }
 
-main().catch((error) => {
-  console.error(error instanceof Error ? error.stack ?? error.message : error);
-  process.exit(1);
-});
+runBenchmark(main);

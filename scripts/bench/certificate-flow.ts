@@ -1,10 +1,10 @@
 // One complete browser-style certificate login (signed challenge) over real HTTP, as a relying party, a person
 // and the CA's certificate assistant drive it. The password counterpart is ./login-flow.ts.
-import { createHash, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { sm2 } from 'sm-crypto-v2';
 import { SM2_DEFAULT_USER_ID } from '../../src/pki/gm-engine.ts';
-import type { LoginTarget } from './login-flow.ts';
+import { fail, send, type CookieJar } from './browser.ts';
+import { authorizationRequest, codeAtCallback, exchangeCode, type LoginTarget } from './relying-party.ts';
 
 /** What the load generator needs to sign in as one citizen; structured-cloneable (it goes to a worker thread). */
 export type CitizenKey = {
@@ -19,44 +19,8 @@ export type CitizenKey = {
 
 export type CertificateLoginOutcome = { sub: string; acr: string; amr: string[]; signMs: number };
 
-const REQUEST_TIMEOUT_MS = 15_000;
-const MAX_HOPS = 8;
-
-type Jar = Map<string, string>;
-
-function store(jar: Jar, response: Response) {
-  for (const header of response.headers.getSetCookie()) {
-    const [pair, ...attributes] = header.split(';');
-    const index = pair.indexOf('=');
-    const name = pair.slice(0, index).trim();
-    const value = pair.slice(index + 1).trim();
-    const expired = value === '' || attributes.some((a) => /^\s*(max-age=0|expires=thu, 01 jan 1970)/i.test(a));
-    if (expired) jar.delete(name);
-    else jar.set(name, value);
-  }
-}
-
-async function send(jar: Jar, url: URL, init: { form?: Record<string, string>; headers?: Record<string, string> } = {}) {
-  const response = await fetch(url, {
-    method: init.form ? 'POST' : 'GET',
-    redirect: 'manual',
-    headers: {
-      ...(jar.size > 0 ? { cookie: [...jar].map(([k, v]) => `${k}=${v}`).join('; ') } : {}),
-      ...(init.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
-      ...init.headers,
-    },
-    body: init.form ? new URLSearchParams(init.form).toString() : undefined,
-    signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
-  });
-  store(jar, response);
-  return response;
-}
-
-async function fail(step: string, response: Response): Promise<never> {
-  const text = await response.text().catch(() => '');
-  const alert = /role="alert">([^<]+)</.exec(text)?.[1];
-  throw new Error(`${step}: HTTP ${response.status} ${alert ?? text.replace(/\s+/g, ' ').slice(0, 160)}`);
-}
+/** The refusal a certificate page shows (its alert), rather than the start of the page. */
+const alertOf = (html: string) => /role="alert">([^<]+)</.exec(html)?.[1];
 
 const unescapeHtml = (text: string) =>
   text.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, '&');
@@ -91,36 +55,12 @@ function idTokenClaims(idToken: string): { sub?: string; acr?: string; amr?: str
  * so no SSO session short-cuts the certificate check). The ID token must name the citizen's level and methods.
  */
 export async function certificateLogin(target: LoginTarget, citizen: CitizenKey, expected: { acr: string; amr: readonly string[] }): Promise<CertificateLoginOutcome> {
-  const jar: Jar = new Map();
-  const verifier = randomBytes(32).toString('base64url');
-  const state = randomBytes(12).toString('base64url');
-  const authorize = new URL('/auth', target.issuer);
-  authorize.search = new URLSearchParams({
-    client_id: target.clientId, redirect_uri: target.redirectUri, response_type: 'code', scope: target.scope, state,
-    nonce: randomBytes(12).toString('base64url'),
-    code_challenge: createHash('sha256').update(verifier).digest('base64url'), code_challenge_method: 'S256',
-  }).toString();
-
-  let response = await send(jar, authorize);
-  let here = authorize;
+  const jar: CookieJar = new Map();
+  const request = authorizationRequest(target);
   let signMs = 0;
   let stage: 'login page' | 'certificate page' | 'after signing' = 'login page';
-  let callback: URL | undefined;
-  for (let hop = 0; hop < MAX_HOPS && !callback; hop++) {
-    const location = response.headers.get('location');
-    if (response.status >= 300 && response.status < 400 && location) {
-      await response.body?.cancel();
-      const next = new URL(location, here);
-      if (next.href.startsWith(target.redirectUri)) {
-        callback = next;
-        break;
-      }
-      if (next.origin !== authorize.origin) throw new Error(`redirected off the issuer to ${next.origin}`);
-      response = await send(jar, next);
-      here = next;
-      continue;
-    }
-    if (response.status !== 200 || stage === 'after signing') await fail(stage, response);
+  const code = await codeAtCallback(jar, target, request, async (response, here) => {
+    if (response.status !== 200 || stage === 'after signing') await fail(stage, response, alertOf);
     const html = await response.text();
     if (stage === 'login page') {
       const tab = /href="(\/interaction\/[^"]+\/certificate)"/.exec(html)?.[1];
@@ -135,23 +75,13 @@ export async function certificateLogin(target: LoginTarget, citizen: CitizenKey,
       signMs = performance.now() - started;
       here = new URL(form.action, here);
       response = await send(jar, here, { form: { csrf: form.csrf, challenge: form.challenge, signature, chain: citizen.chainBase64 } });
-      if (response.status !== 303) await fail('POST certificate/signed', response);
+      if (response.status !== 303) await fail('POST certificate/signed', response, alertOf);
       stage = 'after signing';
     }
-  }
-  if (!callback) throw new Error('never reached the callback');
-  const code = callback.searchParams.get('code');
-  if (!code || callback.searchParams.get('state') !== state) throw new Error(`bad callback: ${callback.search.slice(0, 160)}`);
-
-  const basic = Buffer.from(`${encodeURIComponent(target.clientId)}:${encodeURIComponent(target.clientSecret)}`).toString('base64');
-  const token = await send(new Map(), new URL('/token', target.issuer), {
-    form: { grant_type: 'authorization_code', code, redirect_uri: target.redirectUri, code_verifier: verifier },
-    headers: { authorization: `Basic ${basic}` },
+    return { response, here };
   });
-  if (token.status !== 200) await fail('POST /token', token);
-  const tokens = await token.json() as { access_token?: string; id_token?: string };
-  if (!tokens.access_token || !tokens.id_token) throw new Error('token response without access_token or id_token');
-  const claims = idTokenClaims(tokens.id_token);
+  const tokens = await exchangeCode(target, request, code);
+  const claims = idTokenClaims(tokens.idToken);
   if (!claims.sub) throw new Error('ID token without sub');
   const amr = claims.amr ?? [];
   if (claims.acr !== expected.acr || amr.join(' ') !== expected.amr.join(' ')) {

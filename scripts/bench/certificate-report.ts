@@ -1,5 +1,6 @@
 // docs/benchmarks-certificates.md: in-process certificate verification and full certificate logins.
-import type { Machine, RunConditions } from './report.ts';
+import { cores, fineMs, int, ms, one, percent, table, two } from './format.ts';
+import { machineAndCommand, otherWorkNote, targetsTable, type Machine, type RunConditions, type Verdict } from './report.ts';
 import { WARM_UP_ITERATIONS, type VerificationSummary } from './certificate-verification.ts';
 
 export type CertificateRun = RunConditions & {
@@ -46,19 +47,6 @@ export type CertificateBenchResults = {
 export const LOGIN_TARGET_PER_SECOND = 50;
 export const LOGIN_TARGET_P99_MS = 300;
 
-// Figures are truncated, never rounded up, so that a value shown next to a threshold is never flattered.
-const int = (n: number) => (Number.isFinite(n) ? Math.floor(n).toLocaleString('en-US') : 'n/a');
-const one = (n: number) => (Number.isFinite(n) ? (Math.floor(n * 10) / 10).toFixed(1) : 'n/a');
-const two = (n: number) => (Number.isFinite(n) ? (Math.floor(n * 100) / 100).toFixed(2) : 'n/a');
-const ms = (n: number) => `${one(n)} ms`;
-const fineMs = (n: number) => `${two(n)} ms`;
-const cores = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
-const percent = (n: number) => (Number.isFinite(n) ? `${(n * 100).toFixed(0)}%` : 'n/a');
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
-}
-
 const runs = (r: CertificateBenchResults): CertificateRun[] => [r.firstLogins, r.knownLogins, r.serialLogins];
 
 function verificationTable(r: CertificateBenchResults): string {
@@ -92,8 +80,6 @@ function cpuTable(r: CertificateBenchResults): string {
       cores(c.backgroundCores), String(c.attempts)]));
 }
 
-type Verdict = { target: string; measured: string; met: boolean };
-
 export function verdicts(r: CertificateBenchResults): Verdict[] {
   return [r.knownLogins, r.firstLogins].flatMap((l) => [
     { target: `Certificate logins ≥ ${LOGIN_TARGET_PER_SECOND}/s (${l.label.toLowerCase()})`, measured: `${one(l.loginsPerSecond)} logins/s`, met: l.loginsPerSecond >= LOGIN_TARGET_PER_SECOND },
@@ -102,7 +88,7 @@ export function verdicts(r: CertificateBenchResults): Verdict[] {
 }
 
 export function verdictTable(r: CertificateBenchResults): string {
-  return table([`Target (concurrency ${r.concurrency})`, 'Measured', 'Status'], verdicts(r).map((v) => [v.target, v.measured, v.met ? 'met' : '**not met**']));
+  return targetsTable(r.concurrency, verdicts(r));
 }
 
 /** Per completed login, in ms of CPU: the whole machine and its parts. */
@@ -156,7 +142,6 @@ function loginNotes(r: CertificateBenchResults): string[] {
   const k = perLogin(known);
   const f = perLogin(first);
   const sm2 = r.verification.find((v) => v.keyAlgorithm === 'sm2');
-  const disturbed = runs(r).filter((c) => c.cpu.other >= 0.1 || c.backgroundCores >= 0.25);
   const mean = (r.concurrency * 1000) / known.loginsPerSecond;
   const shape = known.p99Ms / mean;
   const needed = (r.concurrency * 1000 * shape) / LOGIN_TARGET_P99_MS;
@@ -166,10 +151,7 @@ function loginNotes(r: CertificateBenchResults): string[] {
       + ' PostgreSQL, Redis and the load generator (the loops in a worker thread of the same process, which also makes the SM2 signature a'
       + ' USB key would). Thread CPU times come from process.threadCpuUsage(); "other threads of this process" are V8\'s GC and compiler'
       + ' threads and libuv\'s.',
-    disturbed.length > 0
-      ? `- **Other work on the machine** during ${disturbed.map((c) => `${c.label.toLowerCase()} (${cores(Math.max(c.cpu.other, c.backgroundCores))} cores)`).join(', ')}:`
-        + ' other processes (for example test runs sharing this PostgreSQL and Redis) took CPU time from the benchmark, so these figures are pessimistic.'
-      : '- No noticeable other work on the machine during the timed runs (under 0.1 core in every run).',
+    otherWorkNote(runs(r).map((c) => [c.label.toLowerCase(), c] as const)),
     `- **Known accounts**: ${boundOf(r, known)} Per login: ${ms(k.server)} of CPU on the server's JavaScript thread`
       + `${sm2 ? ` (the SM2 check measured in process above takes ${fineMs(sm2.p50Ms)})` : ''}, ${ms(k.otherThreads)} on other threads of this process,`
       + ` PostgreSQL ${ms(k.postgres)}, Redis ${ms(k.redis)}, and ${ms(k.generator)} for the load generator (${ms(known.signMsPerLogin)} of it signing`
@@ -198,7 +180,6 @@ function loginNotes(r: CertificateBenchResults): string[] {
 }
 
 export function renderCertificateMarkdown(r: CertificateBenchResults): string {
-  const m = r.machine;
   const failures = runs(r).filter((l) => l.errors > 0)
     .map((l) => `- ${l.label}: ${l.errors} failed logins, e.g. ${l.errorSamples.map((s) => `\`${s.replace(/`/g, "'")}\``).join('; ')}`);
   return `# Benchmarks: CA-certificate login
@@ -206,22 +187,7 @@ export function renderCertificateMarkdown(r: CertificateBenchResults): string {
 Produced by \`scripts/bench-certificates.ts\` (${r.date}); re-run it rather than editing the numbers. Figures are single runs on the
 machine below, not averages of several runs. Password logins and the token endpoint: [benchmarks.md](benchmarks.md).
 
-## Machine
-
-| | |
-|---|---|
-| CPUs (nproc) | ${m.cpus} |
-| CPU model | ${m.cpuModel} |
-| Memory | ${m.memory} |
-| Node.js | ${m.node} |
-| PostgreSQL | ${m.postgres} (shared_buffers ${m.sharedBuffers}, same machine, 127.0.0.1) |
-| Redis | ${m.redis} (same machine, 127.0.0.1) |
-
-## Command
-
-\`\`\`sh
-${r.command}
-\`\`\`
+${machineAndCommand(r.machine, r.command)}
 
 ## Certificate verification in process (no HTTP)
 

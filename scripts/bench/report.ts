@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { CpuBreakdown } from './cpu.ts';
+import { bytes, cores, int, mib, ms, one, people, percent, table } from './format.ts';
 import type { LoadResult } from './http-load.ts';
 import type { PostgresSizes, RedisKeySize } from './storage.ts';
 
@@ -77,20 +78,6 @@ export function percentile(values: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
 }
 
-// Figures are truncated, never rounded up, so that a value shown next to a threshold is never flattered.
-const int = (n: number) => (Number.isFinite(n) ? Math.floor(n).toLocaleString('en-US') : 'n/a');
-const one = (n: number) => (Number.isFinite(n) ? (Math.floor(n * 10) / 10).toFixed(1) : 'n/a');
-const ms = (n: number) => `${one(n)} ms`;
-const bytes = (n: number) => `${Math.round(n).toLocaleString('en-US')} B`;
-const people = (n: number) => n.toLocaleString('en-US');
-const mib = (n: number) => `${(n / 1024 / 1024).toFixed(1)} MiB`;
-
-function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
-}
-
-const cores = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a');
-const percent = (n: number) => (Number.isFinite(n) ? `${(n * 100).toFixed(0)}%` : 'n/a');
 // autocannon's latency histogram holds whole milliseconds.
 const wholeMs = (n: number) => (n < 1 ? '< 1 ms' : `${n} ms`);
 
@@ -133,7 +120,11 @@ function seedingTable(r: BenchResults): string {
       `${l.vacuumSeconds.toFixed(1)} s`, mib(l.tableBytes), mib(l.indexBytes)]));
 }
 
-type Verdict = { target: string; measured: string; met: boolean };
+export type Verdict = { target: string; measured: string; met: boolean };
+
+export function targetsTable(concurrency: number, list: readonly Verdict[]): string {
+  return table([`Target (concurrency ${concurrency})`, 'Measured', 'Status'], list.map((v) => [v.target, v.measured, v.met ? 'met' : '**not met**']));
+}
 
 export function verdicts(r: BenchResults): Verdict[] {
   const ratio = r.bare.okPerSecond > 0 ? r.tokens.okPerSecond / r.bare.okPerSecond : 0;
@@ -150,7 +141,36 @@ export function verdicts(r: BenchResults): Verdict[] {
 }
 
 export function verdictTable(r: BenchResults): string {
-  return table(['Target (concurrency 16)', 'Measured', 'Status'], verdicts(r).map((v) => [v.target, v.measured, v.met ? 'met' : '**not met**']));
+  return targetsTable(r.concurrency, verdicts(r));
+}
+
+/** The doc's machine and command sections. */
+export function machineAndCommand(m: Machine, command: string): string {
+  return `## Machine
+
+| | |
+|---|---|
+| CPUs (nproc) | ${m.cpus} |
+| CPU model | ${m.cpuModel} |
+| Memory | ${m.memory} |
+| Node.js | ${m.node} |
+| PostgreSQL | ${m.postgres} (shared_buffers ${m.sharedBuffers}, same machine, 127.0.0.1) |
+| Redis | ${m.redis} (same machine, 127.0.0.1) |
+
+## Command
+
+\`\`\`sh
+${command}
+\`\`\``;
+}
+
+/** Names the runs during which other processes took noticeable CPU, or says there were none. */
+export function otherWorkNote(runs: readonly (readonly [string, RunConditions])[]): string {
+  const disturbed = runs.filter(([, c]) => c.cpu.other >= 0.1 || c.backgroundCores >= 0.25);
+  return disturbed.length > 0
+    ? `- **Other work on the machine** during ${disturbed.map(([name, c]) => `${name} (${cores(Math.max(c.cpu.other, c.backgroundCores))} cores)`).join(', ')}:`
+      + ' other processes (for example test runs sharing this PostgreSQL and Redis) took CPU time from the benchmark, so these figures are pessimistic.'
+    : '- No noticeable other work on the machine during the timed runs (under 0.1 core in every run).';
 }
 
 /** What one login leaves in Redis: the kinds a login writes, one key of each. */
@@ -250,17 +270,13 @@ function boundsNotes(r: BenchResults): string {
     ['client credentials (this server)', r.tokens], ['client credentials (bare)', r.bare],
     ...r.logins.map((l): [string, RunConditions] => [`logins with ${people(l.accounts)} accounts`, l]), ['serial logins', r.serialLogin],
   ];
-  const disturbed = runs.filter(([, c]) => c.cpu.other >= 0.1 || c.backgroundCores >= 0.25);
   const loopUsPerToken = (c: TokenSummary) => (c.eventLoop * c.durationS * 1e6) / c.ok;
   const notes = [
     `- **Everything shares ${r.machine.cpus} CPUs**: the server (one Node.js event loop on the main thread plus libuv threads, where argon2 runs),`
       + ' PostgreSQL, Redis and the load generator (autocannon, or the login loops, in worker threads of the same process). The CPU table shows'
       + ' which of them was the limit: an event loop busy close to 100% means the single JavaScript thread is the bound; a machine busy close'
       + ` to ${r.machine.cpus} cores means the CPUs are.`,
-    disturbed.length > 0
-      ? `- **Other work on the machine** during ${disturbed.map(([name, c]) => `${name} (${cores(Math.max(c.cpu.other, c.backgroundCores))} cores)`).join(', ')}:`
-        + ' other processes (for example test runs sharing this PostgreSQL and Redis) took CPU time from the benchmark, so these figures are pessimistic.'
-      : '- No noticeable other work on the machine during the timed runs (under 0.1 core in every run).',
+    otherWorkNote(runs),
     `- **Client credentials**: ${int(r.tokens.okPerSecond)} tokens/s is ${one(ratio * 100)}% of the bare`
       + ` provider's ${int(r.bare.okPerSecond)}. The server's event loop was busy ${percent(r.tokens.eventLoop)} of the run`
       + ` (bare: ${percent(r.bare.eventLoop)}), which is ${Math.round(loopUsPerToken(r.tokens))} µs of main-thread time per token against`
@@ -284,7 +300,6 @@ function boundsNotes(r: BenchResults): string {
 }
 
 export function renderMarkdown(r: BenchResults): string {
-  const m = r.machine;
   const loginErrors = r.logins.filter((l) => l.errors > 0)
     .map((l) => `- ${people(l.accounts)} accounts: ${l.errors} failed logins, e.g. ${l.errorSamples.map((s) => `\`${s}\``).join('; ')}`);
   return `# Benchmarks
@@ -292,22 +307,7 @@ export function renderMarkdown(r: BenchResults): string {
 Produced by \`scripts/bench.ts\` (${r.date}); re-run it rather than editing the numbers. Figures are single runs on the machine below,
 not averages of several runs.
 
-## Machine
-
-| | |
-|---|---|
-| CPUs (nproc) | ${m.cpus} |
-| CPU model | ${m.cpuModel} |
-| Memory | ${m.memory} |
-| Node.js | ${m.node} |
-| PostgreSQL | ${m.postgres} (shared_buffers ${m.sharedBuffers}, same machine, 127.0.0.1) |
-| Redis | ${m.redis} (same machine, 127.0.0.1) |
-
-## Command
-
-\`\`\`sh
-${r.command}
-\`\`\`
+${machineAndCommand(r.machine, r.command)}
 
 ## Results
 
