@@ -49,7 +49,8 @@ const MESSAGES = {
   'auth.bank': { 'zh-CN': '银行卡核验', en: 'Bank-card verification' },
   'auth.bank.verified': { 'zh-CN': '卡号 {card}，核验于 {date}', en: 'Card {card}, verified {date}' },
   'auth.cert': { 'zh-CN': '数字证书 / 现场核验', en: 'Certificates / in-person check' },
-  'auth.cert.inPerson': { 'zh-CN': '现场核验或证书核验于 {date}', en: 'Checked in person or by certificate on {date}' },
+  'auth.cert.inPerson': { 'zh-CN': '现场核验于 {date}', en: 'Checked in person on {date}' },
+  'auth.cert.byCa': { 'zh-CN': '{ca} 签发的数字证书于 {date} 核验', en: 'Certificate from {ca}, checked on {date}' },
   'auth.cert.none': {
     'zh-CN': '未登记数字证书。可携带身份证到政务服务大厅现场核验，或使用认可 CA 签发的数字证书。',
     en: 'No certificate is registered. You can have your identity checked at a service hall, or use a certificate from a recognised CA.',

@@ -81,7 +81,7 @@ export function overviewPage(ctx: PageContext, data: {
   const latest = (kind: string) => view.proofings.filter((p) => p.proofing === kind).at(-1);
   const face = latest('biometric_verified');
   const banks = view.proofings.filter((p) => p.proofing === 'bank_verified');
-  const inPerson = view.proofings.filter((p) => p.proofing === 'in_person');
+  const inPerson = view.proofings.filter((p) => p.proofing === 'in_person' || p.certificateCa);
   const revoked = (p: { revoked: boolean }) => (p.revoked ? st(locale, 'auth.revoked') : '');
 
   const profile = html`<section aria-labelledby="profile-heading" id="profile">
@@ -119,7 +119,9 @@ ${row(st(locale, 'auth.bank'), banks.length
     ? html`<ul class="plain">${banks.map((b) => html`<li>${st(locale, 'auth.bank.verified', { card: b.card ?? '—', date: b.verifiedAt ? formatTime(b.verifiedAt) : '—' })}${revoked(b)}</li>`)}</ul>`
     : '—', 'auth-bank')}
 ${row(st(locale, 'auth.cert'), inPerson.length
-    ? html`<ul class="plain">${inPerson.map((p) => html`<li>${st(locale, 'auth.cert.inPerson', { date: p.verifiedAt ? formatTime(p.verifiedAt) : '—' })}${revoked(p)}</li>`)}</ul>`
+    ? html`<ul class="plain">${inPerson.map((p) => html`<li>${p.certificateCa
+      ? st(locale, 'auth.cert.byCa', { ca: p.certificateCa, date: p.verifiedAt ? formatTime(p.verifiedAt) : '—' })
+      : st(locale, 'auth.cert.inPerson', { date: p.verifiedAt ? formatTime(p.verifiedAt) : '—' })}${revoked(p)}</li>`)}</ul>`
     : st(locale, 'auth.cert.none'), 'auth-cert')}
 </tbody>
 </table>

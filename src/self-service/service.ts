@@ -31,7 +31,11 @@ export type SessionView = {
 
 export type ConsentView = { clientId: string; clientName: string; scopes: readonly string[]; grantedAt: Date | null; expiresAt: Date | null; offline: boolean };
 
-export type ProofingView = { proofing: string; verifiedAt: Date | null; revoked: boolean; card?: string };
+export type ProofingView = {
+  proofing: string; verifiedAt: Date | null; revoked: boolean; card?: string;
+  /** Set when a CA certificate proved the identity: the CA operator's name. */
+  certificateCa?: string;
+};
 
 export type AccountView = {
   account: Account;
@@ -184,12 +188,13 @@ export function createSelfService(runtime: Runtime, settings: SelfServiceSetting
       identityVerifiedBy: row.identity_verified_by,
       bestProofing,
       proofings: proofings.map((p) => {
-        const evidence = (p.evidence ?? {}) as { bin?: unknown; last4?: unknown };
+        const evidence = (p.evidence ?? {}) as { bin?: unknown; last4?: unknown; method?: unknown; operator?: unknown };
         return {
           proofing: String(p.proofing),
           verifiedAt: asDate(p.verified_at),
           revoked: Boolean(p.revoked_at),
           card: typeof evidence.bin === 'string' && typeof evidence.last4 === 'string' ? `${evidence.bin}******${evidence.last4}` : undefined,
+          certificateCa: evidence.method === 'ca_certificate' && typeof evidence.operator === 'string' ? evidence.operator : undefined,
         };
       }),
     };

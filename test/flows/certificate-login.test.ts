@@ -1,5 +1,6 @@
 import t from 'tap';
 import * as client from 'openid-client';
+import { createSelfService } from '../../src/self-service/service.ts';
 import { startTestServer } from '../helpers/app.ts';
 import { buildCitizen, buildUnregisteredIdNumber } from '../helpers/builders.ts';
 import { base64, certificatePortal, challengeOf, registerCa, signAndPost } from '../helpers/certificates.ts';
@@ -50,6 +51,8 @@ t.test('SM2 certificate through the OIDC flow: a new person gets an account proo
   t.equal(account?.idNumber, idNumber, 'keyed on the ID number from the certificate');
   t.equal(account?.name, '张三');
   t.equal(await runtime.proofing.best(claims.sub), 'in_person', 'proofed at the CA\'s level: not verified again');
+  const view = await createSelfService(runtime, runtime.config.selfService).view(claims.sub);
+  t.same(view?.proofings.map((p) => [p.proofing, p.certificateCa]), [['in_person', 'SM2 CA operator']], 'the account page names the CA that proved the identity');
   t.ok(files.count('/issuing.crl') >= 1, 'the CRL was fetched');
   await runtime.audit.flush();
   const { rows } = await runtime.db.query<{ event: string; result: string; detail: Record<string, unknown> }>(
