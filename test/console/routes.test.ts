@@ -223,7 +223,7 @@ t.test('admin console: login at the console level, roles enforced, policy change
     const missing = await adminUa.post('/console/policies/confirm', { client_id: 'tax', min_level: 'L1', scope: '*', max_auth_age_seconds: '', expected });
     t.equal(missing.response.status, 403);
     t.match(missing.html, /页面已失效/);
-    const wrong = await adminUa.post('/console/policies/confirm', { csrf: `${csrf.slice(0, -1)}A`, client_id: 'tax', min_level: 'L1', scope: '*', max_auth_age_seconds: '', expected });
+    const wrong = await adminUa.post('/console/policies/confirm', { csrf: `${csrf.slice(0, -1)}${csrf.endsWith('A') ? 'B' : 'A'}`, client_id: 'tax', min_level: 'L1', scope: '*', max_auth_age_seconds: '', expected });
     t.equal(wrong.response.status, 403);
     const logout = await adminUa.post('/console/logout', {});
     t.equal(logout.response.status, 403, 'logout needs the token too');

@@ -59,7 +59,8 @@ t.test('OCSP first, CRL as fallback, all within one time budget', async (t) => {
     t.match(unknownReason(await checker.check({ certificate: good.cert, issuer: ca.cert, ocspUrls: [silent.url], crlUrls: [] })),
       /^ocsp http:\/\/127\.0\.0\.1:\d+\/: timeout \(no answer within \d+ ms\)$/);
     const both = await checker.check({ certificate: good.cert, issuer: ca.cert, ocspUrls: [silent.url], crlUrls: [`${silent.url}ca.crl`] });
-    t.match(unknownReason(both), /^ocsp \S+: timeout \(no answer within \d+ ms\); crl \S+ca\.crl: timeout \(no answer within \d+ ms\)$/);
+    // The CRL's share or the whole budget may run out first (a loaded machine): either way it is the CRL's timeout.
+    t.match(unknownReason(both), /^ocsp \S+: timeout \(no answer within \d+ ms\); crl \S+ca\.crl: timeout \((no answer within \d+ ms|the \d+ ms budget ran out)\)$/);
   });
 
   t.test('every source failing: unknown, naming each failure', async (t) => {

@@ -107,8 +107,9 @@ export function createRevocationChecker(options: RevocationCheckerOptions): Revo
       let timer: NodeJS.Timeout | undefined;
       const timedOut = new Promise<RevocationStatus>((resolve) => {
         timer = setTimeout(() => {
-          const during = current ? ` while querying ${current.kind} ${current.url}` : '';
-          resolve({ status: 'unknown', reason: [...failures, `timeout (the ${options.timeoutMs} ms budget ran out${during})`].join('; ') });
+          // Same shape as a source's own failure, whichever timer fired first.
+          const last = current ? `${current.kind} ${current.url}: timeout` : 'timeout';
+          resolve({ status: 'unknown', reason: [...failures, `${last} (the ${options.timeoutMs} ms budget ran out)`].join('; ') });
         }, options.timeoutMs);
       });
       try {
