@@ -72,6 +72,9 @@ export const AUDIT_EVENTS = [
   'trust.peer.enabled',
   'trust.peer.disabled',
   'trust.peer.deleted',
+  'trust.peer.jwks_updated',
+  'trust.list_key.prepared',
+  'trust.list_key.activated',
 ] as const;
 
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];

@@ -2,18 +2,19 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { AdminPrincipal } from '../admin/auth.ts';
 import type { Permission } from '../admin/permissions.ts';
 import type { Database } from '../db/database.ts';
+import type { ListKeyInfo, ListSigningKeys } from './list-signing-keys.ts';
 import { registryRepository } from './registry-repository.ts';
 import type { PeerSources } from './peer-import.ts';
 import { submissionView } from './partner-routes.ts';
 import type { RegistryService } from './registry-service.ts';
 import {
-  certificateParams, idParams, importBody, operatorBody, peerBody, rejectBody, serviceCreateBody, serviceUpdateBody, statusBody, submissionQuery,
+  activateListKeyBody, certificateParams, idParams, importBody, operatorBody, peerBody, peerJwksBody, rejectBody, serviceCreateBody, serviceUpdateBody, statusBody, submissionQuery,
 } from './schemas.ts';
 import type { TrustList } from './trust-list.ts';
 import type { TrustStore } from './trust-store.ts';
 import type { Actor, Operator, PeerSource, Service, SubmissionStatus } from './types.ts';
 
-export type TrustAdminDeps = { db: Database; registry: RegistryService; peers: PeerSources; list: TrustList; store: TrustStore };
+export type TrustAdminDeps = { db: Database; registry: RegistryService; peers: PeerSources; list: TrustList; store: TrustStore; keys: ListSigningKeys };
 
 const operatorView = (o: Operator) => ({
   id: o.id, source: o.source, externalId: o.externalId ?? null, name: o.name, uscc: o.uscc, miitLicence: o.miitLicence ?? null,
@@ -37,6 +38,11 @@ const peerView = (p: PeerSource) => ({
   id: p.id, name: p.name, listUrl: p.listUrl ?? null, jwks: p.jwks, enabled: p.enabled, lastSequence: p.lastSequence ?? null,
   issuedAt: p.issuedAt?.toISOString() ?? null, nextUpdate: p.nextUpdate?.toISOString() ?? null, importedAt: p.importedAt?.toISOString() ?? null,
   importNotes: p.importNotes, createdAt: p.createdAt.toISOString(),
+});
+
+const listKeyView = (k: ListKeyInfo) => ({
+  kid: k.kid, alg: k.alg, state: k.state, createdAt: k.createdAt.toISOString(), activatedAt: k.activatedAt?.toISOString() ?? null,
+  retiredAt: k.retiredAt?.toISOString() ?? null, publishUntil: k.publishUntil?.toISOString() ?? null, published: k.published, publicJwk: k.publicJwk,
 });
 
 /**
@@ -160,6 +166,25 @@ export async function registerTrustAdminRoutes(scope: FastifyInstance, deps: Tru
 
   scope.post<Id>('/trust/peers/:id/disable', { config: needs('trust:write'), schema: { params: idParams } }, async (request) =>
     peerView(await deps.peers.setEnabled(request.params.id, false, actor(request))));
+
+  scope.put<Id & { Body: { jwks: unknown } }>('/trust/peers/:id/jwks', {
+    config: needs('trust:write'), schema: { params: idParams, body: peerJwksBody },
+  }, async (request) => peerView(await deps.peers.updateJwks(request.params.id, request.body.jwks, actor(request))));
+
+  // Rotation of the list's own signing key: prepare (announced in /trust/jwks), then, once peers pinned it, activate.
+  scope.get('/trust/list-keys', { config: needs('trust:read') }, async () => ({ keys: (await deps.keys.list()).map(listKeyView) }));
+
+  scope.post('/trust/list-keys/next', { config: needs('trust:write') }, async (request, reply) => reply.status(201).send(listKeyView(await deps.keys.prepareNext(actor(request)))));
+
+  scope.post<{ Body: { retireGraceSeconds?: number } | undefined }>('/trust/list-keys/activate', {
+    config: needs('trust:write'), schema: { body: activateListKeyBody },
+    preValidation: async (request) => {
+      request.body ??= {};
+    },
+  }, async (request) => {
+    const result = await deps.keys.activateNext({ retireGraceSeconds: request.body?.retireGraceSeconds }, actor(request));
+    return { activated: listKeyView(result.activated), retired: result.retired ? listKeyView(result.retired) : null, sequenceNumber: result.sequenceNumber };
+  });
 
   scope.delete<Id>('/trust/peers/:id', { config: needs('trust:write'), schema: { params: idParams } }, async (request, reply) => {
     await deps.peers.delete(request.params.id, actor(request));

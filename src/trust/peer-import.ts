@@ -157,6 +157,26 @@ export async function validatePinnedJwks(raw: unknown): Promise<{ keys: JWK[] }>
   return { keys: raw.keys as JWK[] };
 }
 
+/**
+ * Verifies with whichever pinned key the header names. Several keys can match (keys pinned without a kid, or a
+ * header without one, e.g. old and next key during the peer's rotation): the list is accepted if any verifies it.
+ */
+async function verifyWithPinned(jws: string, jwks: { keys: JWK[] }) {
+  try {
+    return await compactVerify(jws, createLocalJWKSet(jwks), { algorithms: ACCEPTED_ALGS });
+  } catch (error) {
+    if (!(error instanceof joseErrors.JWKSMultipleMatchingKeys)) throw error;
+    for await (const candidate of error) {
+      try {
+        return await compactVerify(jws, candidate, { algorithms: ACCEPTED_ALGS });
+      } catch (candidateError) {
+        if (!(candidateError instanceof joseErrors.JWSSignatureVerificationFailed)) throw candidateError;
+      }
+    }
+    throw new joseErrors.JWSSignatureVerificationFailed();
+  }
+}
+
 async function verifyList(jws: string, source: PeerSource): Promise<unknown> {
   if (typeof jws !== 'string' || !/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(jws)) {
     throw refuse('malformed_list', 'The list is not a compact JWS.');
@@ -169,7 +189,7 @@ async function verifyList(jws: string, source: PeerSource): Promise<unknown> {
   }
   if (header.typ !== TRUST_LIST_TYP) throw refuse('malformed_list', `The JWS typ is "${String(header.typ)}", not "${TRUST_LIST_TYP}".`);
   try {
-    const { payload } = await compactVerify(jws, createLocalJWKSet(source.jwks as { keys: JWK[] }), { algorithms: ACCEPTED_ALGS });
+    const { payload } = await verifyWithPinned(jws, source.jwks as { keys: JWK[] });
     return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
   } catch (error) {
     if (error instanceof joseErrors.JWKSNoMatchingKey || error instanceof joseErrors.JWKSMultipleMatchingKeys) {
@@ -296,6 +316,17 @@ export function createPeerSources(deps: {
         const before = await sourceOrFail(tx, id, { lock: true });
         const after = await repo.setPeerEnabled(tx, id, enabled);
         return { result: after, detail: { before: { enabled: before.enabled }, after: { enabled } }, affects: before.enabled === enabled ? 'nothing' : 'logins' };
+      });
+    },
+
+    /** Replaces the pinned keys, e.g. adds the peer's announced next key before it signs with it. */
+    updateJwks(id: string, raw: unknown, actor: Actor): Promise<PeerSource> {
+      return deps.registry.change('trust.peer.jwks_updated', actor, { peerId: id }, async (tx) => {
+        const before = await sourceOrFail(tx, id, { lock: true });
+        const jwks = await validatePinnedJwks(raw);
+        await tx.query('UPDATE trust_peer_sources SET jwks = $2, updated_at = now() WHERE id = $1', [id, JSON.stringify(jwks)]);
+        const after = await sourceOrFail(tx, id);
+        return { result: after, detail: { before: { kids: summary(before).kids }, after: { kids: summary(after).kids } }, affects: 'nothing' };
       });
     },
 

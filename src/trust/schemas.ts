@@ -1,3 +1,4 @@
+import { MAX_RETIRE_GRACE_SECONDS } from './list-signing-keys.ts';
 import { CERTIFICATE_ROLES, KEY_PROTECTIONS, REVOCATION_MODES, SERVICE_STATUSES, SERVICE_TYPES, SIGNING_KEY_USAGES } from './types.ts';
 
 /** Request shapes of the trust APIs; the registry service checks meaning (certificates, levels, USCC) on top. */
@@ -140,6 +141,20 @@ export const peerBody = {
       properties: { keys: { type: 'array', minItems: 1, maxItems: 10, items: { type: 'object', maxProperties: 20 } } },
     },
   },
+} as const;
+
+export const peerJwksBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['jwks'],
+  properties: { jwks: peerBody.properties.jwks },
+} as const;
+
+/** Rotation of our own list signing key; the grace is checked again (range, integer) by the key store. */
+export const activateListKeyBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { retireGraceSeconds: { type: 'integer', minimum: 0, maximum: MAX_RETIRE_GRACE_SECONDS } },
 } as const;
 
 export const importBody = {

@@ -100,7 +100,8 @@ export function buildPublishedList(contents: RegistryContents, scheme: { issuer:
 }
 
 /**
- * The signed list. Signed once per sequence number and key per node. An unchanged registry is re-issued (new
+ * The signed list. Signed once per sequence number and key per node; `keys.active()` asks the database which key
+ * is active, so a key activated on any node signs here from the next request on. An unchanged registry is re-issued (new
  * sequence number, new issue time) once half of the update interval has passed, so peers always hold a list
  * whose nextUpdate lies ahead of them.
  */

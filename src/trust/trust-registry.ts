@@ -50,7 +50,7 @@ export type TrustRegistryDeps = {
 export function createTrustRegistry(deps: TrustRegistryDeps): TrustRegistry {
   const clock = deps.clock ?? (() => new Date());
   const registry = createRegistryService({ db: deps.db, hot: deps.hot, audit: deps.audit, catalog: deps.catalog, clock, findClient: deps.findClient, log: deps.log });
-  const keys = createListSigningKeys({ db: deps.db, protector: deps.protector });
+  const keys = createListSigningKeys({ db: deps.db, protector: deps.protector, audit: deps.audit, clock });
   return {
     registry,
     store: createTrustStore({ db: deps.db, hot: deps.hot, clock, log: deps.log }),
