@@ -223,7 +223,11 @@ export async function createRuntime(config: Config, options: RuntimeOptions = {}
     }
     const assurance = createAssuranceEvaluator({ catalog, issuer: config.issuer, policies, facts: sessionFacts, proofing, clock });
 
-    provider = createOidcProvider({ config, db, hot, clients, accounts, keys, pages: providerPages, catalog, assurance });
+    provider = createOidcProvider({
+      config, db, hot, clients, accounts, keys, pages: providerPages, catalog, assurance,
+      // The trust registry needs the provider, so the provider reaches the registry's store lazily.
+      mtls: { trustStore: () => trust.store, clock, log: (message, detail) => log('warn', message, detail) },
+    });
     auditProviderEvents(provider, audit, (error) => log('error', 'oidc-provider server error', error));
 
     const trust = createTrustRegistry({

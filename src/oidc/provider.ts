@@ -9,6 +9,7 @@ import type { AssuranceEvaluator } from '../assurance/evaluator.ts';
 import type { LevelCatalog } from '../assurance/levels.ts';
 import { createAdapterClass, type ClientSource } from './adapter.ts';
 import { CLAIMS_BY_SCOPE, createFindAccount } from './claims.ts';
+import { createMtlsClientAuth, type MtlsDeps } from './mtls.ts';
 
 /** `admin` is granted only to clients whose registered scope includes it (set through the admin API). */
 export const PROVIDER_SCOPES = ['openid', 'offline_access', 'profile', 'phone', 'id_number', 'admin', 'admin:policy', 'admin:audit', 'admin:accounts', 'admin:trust', 'trust:partner'] as const;
@@ -29,6 +30,8 @@ export type ProviderDeps = {
   pages: ProviderPages;
   catalog: LevelCatalog;
   assurance: AssuranceEvaluator;
+  /** RFC 8705 client authentication; enabled only when CERT_PROXY_HEADER is configured (the proxy forwards the certificate). */
+  mtls?: Omit<MtlsDeps, 'proxy' | 'maxChainLength'>;
 };
 
 /**
@@ -55,6 +58,10 @@ export function createOidcProvider(deps: ProviderDeps): Provider {
   const { config } = deps;
   const secure = config.issuer.startsWith('https://');
   const { absoluteSeconds, idleSeconds } = config.session;
+  const certificateProxy = config.certificates.proxy;
+  const mtls = certificateProxy && deps.mtls
+    ? createMtlsClientAuth({ ...deps.mtls, proxy: certificateProxy, maxChainLength: config.certificates.maxChainLength })
+    : undefined;
 
   const configuration: Configuration = {
     adapter: createAdapterClass({ db: deps.db, hot: deps.hot, clients: deps.clients }),
@@ -70,6 +77,8 @@ export function createOidcProvider(deps: ProviderDeps): Provider {
     pairwiseIdentifier: async (_ctx, accountId, client) =>
       createHmac('sha256', config.pairwiseSalt).update(`${client.sectorIdentifier}\u0000${accountId}`).digest('base64url'),
     pkce: { required: () => true },
+    clientAuthMethods: ['client_secret_basic', 'client_secret_jwt', 'client_secret_post', 'private_key_jwt', 'none',
+      ...(mtls ? ['tls_client_auth', 'self_signed_tls_client_auth'] as const : [])],
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],
@@ -99,6 +108,10 @@ export function createOidcProvider(deps: ProviderDeps): Provider {
         postLogoutSuccessSource: deps.pages.postLogoutSuccessSource,
       },
       registration: { enabled: false },
+      mTLS: mtls ? {
+        enabled: true, tlsClientAuth: true, selfSignedTlsClientAuth: true, certificateBoundAccessTokens: false,
+        getCertificate: mtls.getCertificate, certificateAuthorized: mtls.certificateAuthorized, certificateSubjectMatches: mtls.certificateSubjectMatches,
+      } : { enabled: false },
     },
     rotateRefreshToken: true,
     ttl: {
@@ -181,5 +194,6 @@ export function createOidcProvider(deps: ProviderDeps): Provider {
 
   const provider = new Provider(config.issuer, configuration);
   provider.proxy = config.trustProxy;
+  if (mtls) provider.use(mtls.prepare);
   return provider;
 }

@@ -37,7 +37,7 @@ const partnerServiceView = (s: Service) => ({
 
 /**
  * A CA partner authenticates as an OIDC client of this provider that proves possession of a key at the token
- * endpoint (private_key_jwt), holds the `trust:partner` scope, and is linked to exactly one operator.
+ * endpoint (private_key_jwt, or its certificate by mutual TLS), holds the `trust:partner` scope, and is linked to exactly one operator.
  */
 function createPartnerAuth(deps: { provider: Provider; registry: RegistryService }) {
   return async function authenticate(request: FastifyRequest): Promise<Partner> {
