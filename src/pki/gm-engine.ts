@@ -1,7 +1,7 @@
 import { createHash, webcrypto } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { sm2 } from 'sm-crypto-v2';
+import { sharedSm2VerifierPool } from './sm2-verifier-pool.ts';
 
 /** Object identifiers of the Chinese commercial-cryptography algorithms (GM/T 0006, standards §2.2). */
 export const GM_OID = {
@@ -22,17 +22,17 @@ export function isSm2PublicKey(spki: pkijs.PublicKeyInfo): boolean {
   return algorithm === GM_OID.EC_PUBLIC_KEY && params instanceof asn1js.ObjectIdentifier && params.valueBlock.toString() === GM_OID.SM2_CURVE;
 }
 
-/** Verifies an SM2 signature (DER `SEQUENCE { r, s }`) over `data` with Z computed from `userId`. */
-export function verifySm2(data: Uint8Array, derSignature: Uint8Array, spki: pkijs.PublicKeyInfo, userId = SM2_DEFAULT_USER_ID): boolean {
+/**
+ * Verifies an SM2 signature (DER `SEQUENCE { r, s }`) over `data` with Z computed from `userId`, in a worker thread of
+ * the shared SM2 verifier pool (src/pki/sm2-verifier-pool.ts). False for a wrong or malformed signature or key;
+ * rejects with Sm2VerifierUnavailableError only when the verifier itself failed.
+ */
+export async function verifySm2(data: Uint8Array, derSignature: Uint8Array, spki: pkijs.PublicKeyInfo, userId = SM2_DEFAULT_USER_ID): Promise<boolean> {
   if (!isSm2PublicKey(spki)) return false; // never fall back to ECDSA on the SM2 curve
-  const point = Buffer.from(spki.subjectPublicKey.valueBlock.valueHexView).toString('hex');
+  const point = new Uint8Array(spki.subjectPublicKey.valueBlock.valueHexView);
   // Uncompressed (04‖x‖y) or compressed (02/03‖x) points; sm-crypto-v2 decodes both.
-  if (!/^(04[0-9a-f]{128}|0[23][0-9a-f]{64})$/.test(point)) return false;
-  try {
-    return sm2.doVerifySignature(data, Buffer.from(derSignature).toString('hex'), point, { der: true, hash: true, userId });
-  } catch {
-    return false;
-  }
+  if (!/^(04[0-9a-f]{128}|0[23][0-9a-f]{64})$/.test(Buffer.from(point).toString('hex'))) return false;
+  return sharedSm2VerifierPool().verify({ data, signature: derSignature, publicKey: point, userId });
 }
 
 const VERIFIED_MEMO_SIZE = 20_000;

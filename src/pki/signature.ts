@@ -1,12 +1,14 @@
 import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { verifySm2, SM2_DEFAULT_USER_ID } from './gm-engine.ts';
+import { Sm2VerifierUnavailableError } from './sm2-verifier-pool.ts';
 import type { ParsedCertificate } from './types.ts';
 
 /**
  * Verifies a signature made with a certificate's key (the login challenge). Accepted: SM2-with-SM3 (Z over the
  * GM/T 0009 default ID unless `sm2UserId` says otherwise), ECDSA P-256/SHA-256 and P-384/SHA-384, RSA PKCS#1 v1.5
  * or PSS with SHA-256. SM2 and ECDSA signatures may be DER `SEQUENCE { r, s }` or raw r‖s.
- * Returns false, never throws, for a wrong, malformed or unsupported signature.
+ * Returns false, never throws, for a wrong, malformed or unsupported signature. Rejects with Sm2VerifierUnavailableError
+ * when the SM2 verifier worker pool could not answer (a worker crashed, too many waiting): that says nothing about the signature.
  */
 export async function verifySignature(input: {
   certificate: ParsedCertificate;
@@ -19,7 +21,7 @@ export async function verifySignature(input: {
   try {
     switch (certificate.keyAlgorithm) {
       case 'sm2':
-        return verifySm2Any(certificate, message, signature, input.sm2UserId ?? SM2_DEFAULT_USER_ID);
+        return await verifySm2Any(certificate, message, signature, input.sm2UserId ?? SM2_DEFAULT_USER_ID);
       case 'ecdsa-p256':
         return verifyEcdsa(publicKey(certificate), 'sha256', 32, message, signature);
       case 'ecdsa-p384':
@@ -29,7 +31,8 @@ export async function verifySignature(input: {
       default:
         return false;
     }
-  } catch {
+  } catch (error) {
+    if (error instanceof Sm2VerifierUnavailableError) throw error;
     return false;
   }
 }
@@ -39,10 +42,10 @@ function publicKey(certificate: ParsedCertificate): KeyObject {
   return createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
 }
 
-function verifySm2Any(certificate: ParsedCertificate, message: Uint8Array, signature: Uint8Array, userId: string): boolean {
+async function verifySm2Any(certificate: ParsedCertificate, message: Uint8Array, signature: Uint8Array, userId: string): Promise<boolean> {
   const spki = certificate.pkijs.subjectPublicKeyInfo;
   // A 64-byte value is normally raw r‖s, but can (very rarely) be a valid DER encoding too: try both.
-  if (signature.byteLength === 64 && verifySm2(message, rawToDer(signature), spki, userId)) return true;
+  if (signature.byteLength === 64 && await verifySm2(message, rawToDer(signature), spki, userId)) return true;
   return verifySm2(message, signature, spki, userId);
 }
 

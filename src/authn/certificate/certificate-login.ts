@@ -4,7 +4,8 @@ import type { AuditLog } from '../../audit/audit-log.ts';
 import type { RateLimiter } from '../../cache/rate-limiter.ts';
 import type { Database } from '../../db/database.ts';
 import { RecognitionRefused, type Recognition } from '../../federation/recognition.ts';
-import { rateLimited } from '../../http/errors.ts';
+import { AppError, rateLimited } from '../../http/errors.ts';
+import { Sm2VerifierUnavailableError } from '../../pki/sm2-verifier-pool.ts';
 import type { DataProtector } from '../../identity/data-protection.ts';
 import { maskIdNumber } from '../../identity/id-number.ts';
 import { maskUscc } from '../../identity/uscc.ts';
@@ -70,6 +71,8 @@ export function createCertificateLogin(deps: {
       actor: typeof extra.actor === 'string' ? extra.actor : undefined,
       detail: { interaction: context.uid, ...extra, ...(error instanceof CertificateLoginError ? error.detail : {}), reason: refusal },
     });
+    // The SM2 worker pool failing (crashed, saturated) is an outage to retry later, not the person's mistake.
+    if (error instanceof Sm2VerifierUnavailableError) throw new AppError('service_unavailable', 'Certificate verification is unavailable; try again shortly.', { status: 503 });
     throw error;
   }
 
