@@ -60,7 +60,12 @@ async function pkiClient(server: Server, clientId: string, metadata: Record<stri
   });
 }
 
+/** Client-credentials tokens held in the hot store (Redis, or the PostgreSQL tables of the embedded default). */
 async function issuedTokens(server: Server): Promise<number> {
+  if (server.runtime.hot.kind === 'postgres') {
+    const { rows } = await server.runtime.db.query<{ n: string }>("SELECT count(*) AS n FROM hot_entries WHERE key LIKE 'oidc:ClientCredentials:%'");
+    return Number(rows[0].n);
+  }
   const redis = (server.runtime.hot as HotStore & { client: Redis }).client;
   return (await redis.keys(`${redis.options.keyPrefix}oidc:ClientCredentials:*`)).length;
 }
