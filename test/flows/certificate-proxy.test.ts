@@ -205,13 +205,23 @@ t.test('without CERT_PROXY_HEADER no header is read and the page offers no proxy
 });
 
 t.test('proxy addresses are compared as addresses: IPv4-mapped peers and other IPv6 spellings match', async (t) => {
-  const port = await freePort();
-  const issuer = `http://localhost:${port}`;
-  const { runtime, app } = await createTestApp(t, {
-    env: { ISSUER: issuer, PORT: String(port), CERT_PROXY_HEADER: 'x-ssl-client-cert', CERT_PROXY_ADDRESSES: '127.0.0.1,0:0:0:0:0:0:0:1' },
-  });
-  // Dual-stack: an IPv4 client then appears as ::ffff:127.0.0.1.
-  await app.listen({ port, host: '::' });
+  // Dual-stack: an IPv4 client then appears as ::ffff:127.0.0.1. freePort() probes IPv4 only, and parallel test files
+  // take ports too, so a port taken meanwhile is retried with another.
+  const listenDualStack = async (attempt = 1): Promise<{ runtime: Runtime; issuer: string; port: number }> => {
+    const port = await freePort();
+    const issuer = `http://localhost:${port}`;
+    const { runtime, app } = await createTestApp(t, {
+      env: { ISSUER: issuer, PORT: String(port), CERT_PROXY_HEADER: 'x-ssl-client-cert', CERT_PROXY_ADDRESSES: '127.0.0.1,0:0:0:0:0:0:0:1' },
+    });
+    try {
+      await app.listen({ port, host: '::' });
+      return { runtime, issuer, port };
+    } catch (error) {
+      if ((error as { code?: string }).code !== 'EADDRINUSE' || attempt >= 5) throw error;
+      return listenDualStack(attempt + 1);
+    }
+  };
+  const { runtime, issuer, port } = await listenDualStack();
   const pki = createTestPki(t);
   const ca = await registeredCa(t, runtime, pki, 'Dual-stack CA');
   const rp = await certificatePortal(runtime, issuer, 'dual-stack-portal', { minLevel: 'L3' });
