@@ -6,6 +6,7 @@ import { ensureConsoleClient } from './console/routes.ts';
 import { ensureAccountClient } from './self-service/routes.ts';
 import { createSelfService, scheduleClosures } from './self-service/service.ts';
 import { startCertificateTlsListener } from './authn/certificate/tls-listener.ts';
+import { createRateLimiter } from './cache/rate-limiter.ts';
 
 async function main() {
   let config;
@@ -37,7 +38,8 @@ async function main() {
   const tls = config.certificates.tls;
   const tlsListener = tls && runtime.certificates ? await startCertificateTlsListener({
     host: tls.host, port: tls.port, keyFile: tls.keyFile, certFile: tls.certFile, issuer: config.issuer,
-    presented: runtime.certificates.presented, trust: runtime.certificates.trust,
+    presented: runtime.certificates.presented, trust: runtime.certificates.trust, limiter: createRateLimiter(runtime.hot),
+    perIpPerMinute: config.certificates.perIpPerMinute, maxChainLength: config.certificates.maxChainLength,
   }) : undefined;
 
   const lines = [

@@ -68,7 +68,7 @@ export function createInteractionKit(deps: {
       reply.setCookie(csrf.cookieName, nonce, csrf.cookieOptions);
     }
     const client = await provider.Client.find(String(details.params.client_id));
-    const path = request.url.split('?')[0].replace(/\/(login|send|verify|send-code|complete|consent|abort|signed)$/, '');
+    const path = request.url.split('?')[0].replace(/\/(login|send|verify|send-code|complete|consent|abort|signed|tls-return|proxy)$/, '');
     return {
       locale,
       uid: details.uid,

@@ -231,7 +231,9 @@ export function createMtlsClientAuth(deps: MtlsDeps) {
     const known = new Set(trust.intermediates.map((c) => c.fingerprint));
     const intermediates = [...trust.intermediates, ...rest.filter((c) => !known.has(c.fingerprint))];
     const result = await validatePath({ leaf, intermediates, anchors: trust.anchors, at: deps.clock() });
-    return result.ok;
+    // As for certificate login: every registered CA on the path must be usable now (a client could send a
+    // suspended issuing CA along with its certificate and still reach a granted root).
+    return result.ok && result.path.slice(0, -1).every((cert) => trust.entryForCertificate(cert.fingerprint)?.usable !== false);
   }
 
   return {

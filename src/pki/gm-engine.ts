@@ -54,12 +54,15 @@ export class GmCryptoEngine extends pkijs.CryptoEngine {
 
   override async verifyWithPublicKey(data: BufferSource, signature: asn1js.BitString | asn1js.OctetString,
     publicKeyInfo: pkijs.PublicKeyInfo, signatureAlgorithm: pkijs.AlgorithmIdentifier, shaAlgorithm?: string): Promise<boolean> {
-    const key = createHash('sha256')
-      .update(signatureAlgorithm.algorithmId).update('\0')
-      .update(new Uint8Array(publicKeyInfo.toSchema().toBER()))
-      .update(new Uint8Array(signature.valueBlock.valueHexView))
-      .update(toBytes(data))
-      .update(shaAlgorithm ?? '')
+    // Each field is length-prefixed, so no two different inputs share a key by moving bytes across a boundary.
+    const hash = createHash('sha256');
+    for (const field of [new TextEncoder().encode(signatureAlgorithm.algorithmId), new Uint8Array(publicKeyInfo.toSchema().toBER()),
+      new Uint8Array(signature.valueBlock.valueHexView), toBytes(data), new TextEncoder().encode(shaAlgorithm ?? '')]) {
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(field.byteLength);
+      hash.update(length).update(field);
+    }
+    const key = hash
       .digest('base64');
     const known = this.verified.get(key);
     if (known !== undefined) return known;

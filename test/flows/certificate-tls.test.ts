@@ -3,6 +3,7 @@ import { execFile } from 'node:child_process';
 import { request as httpsRequest } from 'node:https';
 import * as client from 'openid-client';
 import { startCertificateTlsListener } from '../../src/authn/certificate/tls-listener.ts';
+import { createRateLimiter } from '../../src/cache/rate-limiter.ts';
 import { CERTIFICATE_ERROR_MESSAGES } from '../../src/authn/certificate/errors.ts';
 import { startTestServer } from '../helpers/app.ts';
 import { buildCitizen, buildUnregisteredIdNumber } from '../helpers/builders.ts';
@@ -43,6 +44,7 @@ async function startWithListener(t: { teardown(fn: () => unknown): void }, pki: 
   const listener = await startCertificateTlsListener({
     host: '127.0.0.1', port: tlsPort, keyFile: serverCert.keyFile, certFile: serverCert.certFile,
     issuer: server.issuer, presented, trust: server.runtime.certificates!.trust,
+    limiter: createRateLimiter(server.runtime.hot), perIpPerMinute: 1000, maxChainLength: server.runtime.config.certificates.maxChainLength,
   });
   t.teardown(() => listener.close());
   return { ...server, tlsPort, serverCa: serverRoot.certPem, serverCaFile: serverRoot.certFile, parked };

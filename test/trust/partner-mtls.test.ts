@@ -258,3 +258,23 @@ t.test('admins register mutual-TLS partner clients through the admin API only wh
   const unknownField = await register(withProxy, { ...partner, client_id: 'ca-exchange-2', tls_client_auth_subject: 'CN=x' });
   t.equal(unknownField.status, 400, 'a misspelt field is refused');
 });
+
+t.test('tls_client_auth: a suspended CA sent along in the chain does not vouch through a granted root', async (t) => {
+  const server = await startTestServer(t, { env: PROXY_ENV });
+  const pki = createTestPki(t);
+  const root = pki.root({ name: 'Granted Root', keyType: 'ec' });
+  const issuing = root.intermediate({ name: 'Suspended Issuing CA' });
+  await registerCa(server.runtime, { name: 'Root service', anchors: [root], policyLevels: { [POLICY]: 'L2' }, revocationMode: 'crl', softFailMaxLevel: 'L2' });
+  const suspended = await registerCa(server.runtime, { name: 'Issuing service', anchors: [], intermediates: [issuing], policyLevels: { [POLICY]: 'L2' }, revocationMode: 'crl', softFailMaxLevel: 'L2' })
+    .catch(() => undefined);
+  const partnerCert = issuing.leaf({ subject: { C: 'CN', O: 'Partner CA', CN: 'exchange' }, keyType: 'ec', extendedKeyUsage: ['clientAuth'] });
+  await pkiClient(server, 'ca-partner-chain', { tls_client_auth_subject_dn: 'CN=exchange,O=Partner CA,C=CN' });
+  t.equal((await tokenRequest(server, 'ca-partner-chain', escapedPem(partnerCert, issuing))).status, 200, 'granted: the chain vouches');
+  if (!suspended) {
+    t.fail('the issuing CA could not be registered as its own service');
+    return;
+  }
+  await server.runtime.trust.registry.changeStatus(suspended.id, { status: 'suspended', reason: 'test' }, ADMIN);
+  const refused = await tokenRequest(server, 'ca-partner-chain', escapedPem(partnerCert, issuing));
+  t.equal(refused.body.error, 'invalid_client', 'suspended: refused although the root is granted');
+});

@@ -167,11 +167,11 @@ export function createCertificateLogin(deps: {
 
     /** Signed challenge: the chain (leaf first) in DER or PEM, the signature over the challenge text in UTF-8. */
     async loginWithSignature(input: { challenge: string; signature: Uint8Array; chain: readonly (Uint8Array | string)[] }, context: CertificateContext): Promise<CertificateLoginResult> {
-      await limit(context.ip);
       // Forms turn the challenge's line breaks into CRLF; the signed text is the one with LF, as issued.
       const challenge = input.challenge.replace(/\r\n/g, '\n');
       let chain: ParsedCertificate[];
       try {
+        await limit(context.ip);
         // The challenge is used up first: a replayed or second attempt with it fails whatever else it carries.
         await deps.challenges.consume(context.uid, challenge);
         chain = deps.verifier.parse(input.chain);
@@ -189,9 +189,9 @@ export function createCertificateLogin(deps: {
       chain: () => readonly (Uint8Array | string)[] | Promise<readonly (Uint8Array | string)[]>;
       proof: Exclude<ProofOfPossession, 'signed_challenge'>;
     }, context: CertificateContext): Promise<CertificateLoginResult> {
-      await limit(context.ip);
       let chain: ParsedCertificate[];
       try {
+        await limit(context.ip);
         chain = deps.verifier.parse(await input.chain());
       } catch (error) {
         return refuse(error, context, { proof: input.proof });

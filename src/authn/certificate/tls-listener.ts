@@ -3,11 +3,13 @@ import type { ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
 import type { TLSSocket, DetailedPeerCertificate } from 'node:tls';
 import { toPem } from '../../pki/certificate.ts';
+import type { RateLimiter } from '../../cache/rate-limiter.ts';
 import type { PresentedCertificates } from './presented-certificates.ts';
 import type { TrustSource } from './types.ts';
 
 const PATH = /^\/interaction\/([A-Za-z0-9_-]{10,64})\/certificate\/tls$/;
 const CA_REFRESH_MS = 30_000;
+const MAX_CHAIN_BYTES = 64 * 1024;
 /** Its pages carry no script, style or frame, and the hand-over token must not be cached or leave in a Referer. */
 const SECURITY_HEADERS = {
   'cache-control': 'no-store',
@@ -43,6 +45,10 @@ export async function startCertificateTlsListener(deps: {
   issuer: string;
   presented: PresentedCertificates;
   trust: TrustSource;
+  /** Every hand-over is a hot-store write: bounded per address, and in size. */
+  limiter: RateLimiter;
+  perIpPerMinute: number;
+  maxChainLength: number;
 }): Promise<{ server: Server; port: number; close(): Promise<void> }> {
   const key = readFileSync(deps.keyFile);
   const cert = readFileSync(deps.certFile);
@@ -66,7 +72,16 @@ export async function startCertificateTlsListener(deps: {
       const uid = match[1];
       // Even an empty chain is handed over: the interaction then says, in the person's language and in the audit
       // trail, that no certificate was presented.
+      const decision = await deps.limiter.hit({ name: 'cert-tls-ip', limit: deps.perIpPerMinute, windowSeconds: 60 }, request.socket.remoteAddress ?? 'unknown');
+      if (!decision.allowed) {
+        send(response, 429, { 'content-type': 'text/html; charset=utf-8', 'retry-after': String(decision.retryAfterSeconds) }, page(429, 'Too many attempts. Please wait before trying again.'));
+        return;
+      }
       const chain = peerChain(request.socket as TLSSocket);
+      if (chain.length > deps.maxChainLength || chain.reduce((total, der) => total + der.byteLength, 0) > MAX_CHAIN_BYTES) {
+        send(response, 400, { 'content-type': 'text/html; charset=utf-8' }, page(400, 'The certificate chain is too long.'));
+        return;
+      }
       const token = await deps.presented.park(uid, chain);
       send(response, 303, { location: `${deps.issuer}/interaction/${uid}/certificate/tls-return?token=${token}` });
     })().catch(() => {
