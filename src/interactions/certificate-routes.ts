@@ -4,6 +4,7 @@ import { CertificateLoginError } from '../authn/certificate/errors.ts';
 import type { CertificateLogin, CertificateContext } from '../authn/certificate/certificate-login.ts';
 import type { PresentedCertificates } from '../authn/certificate/presented-certificates.ts';
 import { PAGE_CSP } from '../http/security-headers.ts';
+import { splitPemCertificates } from '../pki/certificate.ts';
 import type { Body, Details, InteractionKit, Params } from './interaction-kit.ts';
 import { isStepUp } from './step-up-routes.ts';
 import { certificatePage } from './views/certificate.ts';
@@ -38,8 +39,8 @@ function decodeSignature(value: string): Uint8Array {
 
 /** PEM blocks, or Base64 DER certificates separated by whitespace or commas, signing certificate first. */
 export function splitChain(value: string): string[] {
-  const pem = value.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g);
-  if (pem) return pem;
+  const pem = splitPemCertificates(value);
+  if (pem.length > 0) return pem;
   return value.split(/[\s,]+/).filter(Boolean);
 }
 

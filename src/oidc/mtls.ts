@@ -3,6 +3,7 @@ import { BlockList, isIP } from 'node:net';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import type { KoaContextWithOIDC, TLSClientAuthProperty } from 'oidc-provider';
+import { createProxyCertificateReader, ipFamily } from '../authn/certificate/proxy-certificate.ts';
 import { parseCertificateChain, toPem } from '../pki/certificate.ts';
 import { validatePath } from '../pki/path-validator.ts';
 import type { ParsedCertificate } from '../pki/types.ts';
@@ -43,7 +44,6 @@ const ATTRIBUTE_OIDS: Readonly<Record<string, string>> = {
   DC: '0.9.2342.19200300.100.1.25', UID: '0.9.2342.19200300.100.1.1', EMAILADDRESS: '1.2.840.113549.1.9.1', E: '1.2.840.113549.1.9.1',
 };
 
-const familyOf = (address: string) => (isIP(address) === 6 ? 'ipv6' : 'ipv4');
 
 /** caseIgnoreMatch with insignificant spaces (RFC 4518, simplified as in src/pki/name-constraints.ts). */
 const normalise = (value: string) => value.normalize('NFKC').trim().replace(/\s+/g, ' ').toLowerCase();
@@ -165,9 +165,9 @@ export function alternativeNameMatches(cert: ParsedCertificate, property: Exclud
       if (isIP(expected) === 0) return false;
       // A BlockList compares addresses, not spellings (`::1` and `0:0:0:0:0:0:0:1`).
       const list = new BlockList();
-      list.addAddress(expected, familyOf(expected));
+      list.addAddress(expected, ipFamily(expected));
       return names.filter((n) => n.type === GENERAL_NAME.IP).map((n) => ipText(n.value))
-        .some((address) => address !== undefined && isIP(address) === isIP(expected) && list.check(address, familyOf(address)));
+        .some((address) => address !== undefined && isIP(address) === isIP(expected) && list.check(address, ipFamily(address)));
     }
     default:
       return false;
@@ -185,30 +185,18 @@ function usageProblem(leaf: ParsedCertificate): string | undefined {
 }
 
 export function createMtlsClientAuth(deps: MtlsDeps) {
-  const proxies = new BlockList();
-  for (const address of deps.proxy.addresses) if (isIP(address)) proxies.addAddress(address, familyOf(address));
+  const readProxyCertificate = createProxyCertificateReader(deps.proxy);
 
   // Per request: the parsed forwarded chain (null: none usable) and the verdict of `prepare`.
   const presentedByRequest = new WeakMap<IncomingMessage, Presented | null>();
   const authorizedRequests = new WeakSet<IncomingMessage>();
 
   function read(req: IncomingMessage): Presented | undefined {
-    // The socket's peer, not X-Forwarded-For: only the proxy itself may vouch for a certificate.
-    const peer = req.socket.remoteAddress ?? '';
-    if (isIP(peer) === 0 || !proxies.check(peer, familyOf(peer))) return undefined;
-    // A repeated header may be a client's copy that the proxy appended to instead of replacing.
-    const values = req.headersDistinct[deps.proxy.header] ?? [];
-    if (values.length !== 1 || !values[0]) return undefined;
-    let decoded: string;
+    // Anything but one well-formed forwarded chain from a proxy is no certificate: the client is then unauthenticated.
+    const forwarded = readProxyCertificate(req);
+    if (!forwarded.ok) return undefined;
     try {
-      decoded = decodeURIComponent(values[0]);
-    } catch {
-      return undefined;
-    }
-    const blocks = decoded.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g);
-    if (!blocks) return undefined;
-    try {
-      const [leaf, ...rest] = parseCertificateChain(blocks, { maxCertificates: deps.maxChainLength });
+      const [leaf, ...rest] = parseCertificateChain(forwarded.pem, { maxCertificates: deps.maxChainLength });
       return { leaf, rest };
     } catch {
       return undefined;

@@ -291,6 +291,11 @@ export function parseCertificateChain(inputs: readonly (Uint8Array | string)[],
   return inputs.map((input) => parseCertificate(input, { maxBytes: limits.maxBytes }));
 }
 
+/** The PEM certificate blocks in a text, in order (none when there are none). */
+export function splitPemCertificates(text: string): string[] {
+  return text.match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+}
+
 export function toPem(der: Uint8Array): string {
   const body = Buffer.from(der).toString('base64').replace(/.{1,64}/g, '$&\n');
   return `-----BEGIN CERTIFICATE-----\n${body}-----END CERTIFICATE-----\n`;
