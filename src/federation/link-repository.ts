@@ -23,6 +23,11 @@ export function createLinkRepository(db: Queryable) {
         [upstream, subject, accountId, at]);
       return rowCount === 1;
     },
+    /** Whether the account is linked to any source whose name starts with `prefix` (e.g. `ca:` for certificates). */
+    async hasLinkWithPrefix(accountId: string, prefix: string): Promise<boolean> {
+      const { rows } = await db.query("SELECT 1 FROM upstream_links WHERE account_id = $1 AND starts_with(upstream, $2) LIMIT 1", [accountId, prefix]);
+      return rows.length > 0;
+    },
     async deleteLink(upstream: string, subject: string): Promise<void> {
       await db.query('DELETE FROM upstream_links WHERE upstream = $1 AND subject = $2', [upstream, subject]);
     },

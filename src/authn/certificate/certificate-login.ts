@@ -3,6 +3,8 @@ import type { VerifiedFactor } from '../../assurance/session-facts-repository.ts
 import type { AuditLog } from '../../audit/audit-log.ts';
 import type { RateLimiter } from '../../cache/rate-limiter.ts';
 import type { Database } from '../../db/database.ts';
+import { createAccountRepository } from '../../accounts/repository.ts';
+import { createLinkRepository } from '../../federation/link-repository.ts';
 import { RecognitionRefused, type Recognition } from '../../federation/recognition.ts';
 import { AppError, rateLimited } from '../../http/errors.ts';
 import { Sm2VerifierUnavailableError } from '../../pki/sm2-verifier-pool.ts';
@@ -28,6 +30,9 @@ export type CertificateContext = {
 };
 
 export type CertificateLoginResult = { verified: Verified; factor: VerifiedFactor; level: string; outcome: 'known' | 'linked' | 'created' };
+
+/** Certificate links in upstream_links are named after the CA service: `ca:<trust service id>`. */
+const CA_LINK_PREFIX = 'ca:';
 
 const RECOGNITION_REFUSALS: Partial<Record<string, CertificateRefusal>> = {
   id_number_missing: 'identity_missing',
@@ -113,8 +118,8 @@ export function createCertificateLogin(deps: {
       const idNumberHash = protector.lookupHash('id_number', identity.citizenId);
 
       if (context.sessionAccountId) {
-        const { rows } = await deps.db.query<{ id_number_hash: string }>('SELECT id_number_hash FROM accounts WHERE id = $1', [context.sessionAccountId]);
-        if (rows[0]?.id_number_hash !== idNumberHash) {
+        const sessionAccount = await createAccountRepository(deps.db).findById(context.sessionAccountId);
+        if (sessionAccount?.id_number_hash !== idNumberHash) {
           throw new CertificateLoginError('certificate_other_person', 'The certificate names another person than the signed-in account.');
         }
       }
@@ -123,7 +128,7 @@ export function createCertificateLogin(deps: {
       let recognised: Awaited<ReturnType<Recognition['recogniseAs']>>;
       try {
         recognised = await deps.recognition.recogniseAs({
-          link: `ca:${service.id}`,
+          link: `${CA_LINK_PREFIX}${service.id}`,
           createAccounts: deps.createAccounts,
           proofing: level.proofing,
           evidence: { method: 'ca_certificate', ca: service.id, operator: service.operatorName, certificate: leaf.fingerprint, policy: verified.policy, level: level.id },
@@ -161,8 +166,7 @@ export function createCertificateLogin(deps: {
 
     /** Whether the account ever signed in with a certificate (linked to a CA service). */
     async hasCertificate(accountId: string): Promise<boolean> {
-      const { rows } = await deps.db.query("SELECT 1 FROM upstream_links WHERE account_id = $1 AND upstream LIKE 'ca:%' LIMIT 1", [accountId]);
-      return rows.length > 0;
+      return createLinkRepository(deps.db).hasLinkWithPrefix(accountId, CA_LINK_PREFIX);
     },
 
     /** Signed challenge: the chain (leaf first) in DER or PEM, the signature over the challenge text in UTF-8. */
