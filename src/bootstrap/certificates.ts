@@ -6,7 +6,7 @@ import { createCertificateVerifier } from '../authn/certificate/certificate-veri
 import { createChallengeStore } from '../authn/certificate/challenge-store.ts';
 import { createEnterpriseCertificates } from '../authn/certificate/enterprise-certificates.ts';
 import { createPresentedCertificates, type PresentedCertificates } from '../authn/certificate/presented-certificates.ts';
-import type { TrustedService, TrustSource } from '../authn/certificate/types.ts';
+import type { TrustedService, TrustSource, TrustView } from '../authn/certificate/types.ts';
 import type { HotStore } from '../cache/hot-store.ts';
 import type { RateLimiter } from '../cache/rate-limiter.ts';
 import type { CertificateLoginConfig } from '../config/types.ts';
@@ -35,21 +35,33 @@ function toTrustedService(service: TrustService): TrustedService {
   };
 }
 
-/** The trust registry's snapshot as certificate login sees it. */
+/** The trust registry's snapshot as certificate login sees it; each service converted once per snapshot. */
 export function trustSourceOf(store: TrustStore): TrustSource {
+  const views = new WeakMap<object, TrustView>();
   return {
     async current() {
       const snapshot = await store.current();
-      return {
-        anchors: snapshot.anchors,
-        intermediates: snapshot.intermediates,
-        inactiveAnchors: snapshot.inactiveAnchors,
-        inactiveIntermediates: snapshot.inactiveIntermediates,
-        serviceFor(fingerprint) {
-          const entry = snapshot.entryForCertificate(fingerprint);
-          return entry && { service: toTrustedService(entry.service), status: entry.status, usable: entry.usable };
-        },
-      };
+      let view = views.get(snapshot);
+      if (!view) {
+        const converted = new Map<string, TrustedService>();
+        const serviceOf = (service: TrustService) => {
+          let trusted = converted.get(service.id);
+          if (!trusted) converted.set(service.id, trusted = toTrustedService(service));
+          return trusted;
+        };
+        view = {
+          anchors: snapshot.anchors,
+          intermediates: snapshot.intermediates,
+          inactiveAnchors: snapshot.inactiveAnchors,
+          inactiveIntermediates: snapshot.inactiveIntermediates,
+          serviceFor(fingerprint) {
+            const entry = snapshot.entryForCertificate(fingerprint);
+            return entry && { service: serviceOf(entry.service), status: entry.status, usable: entry.usable };
+          },
+        };
+        views.set(snapshot, view);
+      }
+      return view;
     },
   };
 }

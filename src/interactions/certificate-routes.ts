@@ -6,6 +6,7 @@ import type { PresentedCertificates } from '../authn/certificate/presented-certi
 import { PAGE_CSP } from '../http/security-headers.ts';
 import { splitPemCertificates } from '../pki/certificate.ts';
 import type { Body, Details, InteractionKit, Params } from './interaction-kit.ts';
+import { certificateSignedSchema, uidParams } from './schemas.ts';
 import { isStepUp } from './step-up-routes.ts';
 import { certificatePage } from './views/certificate.ts';
 
@@ -13,22 +14,6 @@ const SCRIPT = readFileSync(new URL('./assets/certificate-login.js', import.meta
 /** The certificate page runs one script of ours, which talks to the CA's certificate assistant. */
 const CERTIFICATE_PAGE_CSP = `${PAGE_CSP}; script-src 'self'`;
 const MAX_BODY = 160 * 1024;
-
-const params = { type: 'object', properties: { uid: { type: 'string', pattern: '^[A-Za-z0-9_-]{10,64}$' } }, required: ['uid'] } as const;
-const signedSchema = {
-  params,
-  body: {
-    type: 'object',
-    properties: {
-      csrf: { type: 'string', maxLength: 128 },
-      challenge: { type: 'string', minLength: 1, maxLength: 1024 },
-      signature: { type: 'string', minLength: 1, maxLength: 2048 },
-      chain: { type: 'string', minLength: 1, maxLength: 120000 },
-    },
-    required: ['csrf', 'challenge', 'signature', 'chain'],
-    additionalProperties: false,
-  },
-};
 
 /** Base64 (standard or URL-safe) only; anything else is refused before decoding. */
 function decodeSignature(value: string): Uint8Array {
@@ -89,13 +74,13 @@ export async function registerCertificateRoutes(app: FastifyInstance, deps: {
   }
 
   await app.register(async (scope) => {
-    scope.get<{ Params: Params }>('/:uid/certificate', { schema: { params } }, async (request, reply) => {
+    scope.get<{ Params: Params }>('/:uid/certificate', { schema: uidParams }, async (request, reply) => {
       const details = await kit.load(request, reply);
       if (!details) return reply;
       return render(request, reply, details, 200);
     });
 
-    scope.post<{ Params: Params; Body: Body }>('/:uid/certificate/signed', { schema: signedSchema, bodyLimit: MAX_BODY }, async (request, reply) => {
+    scope.post<{ Params: Params; Body: Body }>('/:uid/certificate/signed', { schema: certificateSignedSchema, bodyLimit: MAX_BODY }, async (request, reply) => {
       const loaded = await kit.loadForPost(request, reply);
       if (!loaded) return reply;
       const { details } = loaded;
@@ -108,7 +93,7 @@ export async function registerCertificateRoutes(app: FastifyInstance, deps: {
 
     // Back from the TLS listener: it proved possession of the key in the handshake and parked the chain.
     scope.get<{ Params: Params; Querystring: { token?: string } }>('/:uid/certificate/tls-return', {
-      schema: { params, querystring: { type: 'object', properties: { token: { type: 'string', pattern: '^[A-Za-z0-9_-]{20,64}$' } }, required: ['token'], additionalProperties: false } },
+      schema: { ...uidParams, querystring: { type: 'object', properties: { token: { type: 'string', pattern: '^[A-Za-z0-9_-]{20,64}$' } }, required: ['token'], additionalProperties: false } },
     }, async (request, reply) => {
       const details = await kit.load(request, reply);
       if (!details) return reply;
@@ -118,7 +103,7 @@ export async function registerCertificateRoutes(app: FastifyInstance, deps: {
     });
 
     // Behind a TLS-terminating proxy: the verified client certificate arrives in a header from the proxy only.
-    scope.get<{ Params: Params }>('/:uid/certificate/proxy', { schema: { params } }, async (request, reply) => {
+    scope.get<{ Params: Params }>('/:uid/certificate/proxy', { schema: uidParams }, async (request, reply) => {
       const details = await kit.load(request, reply);
       if (!details) return reply;
       return finish(request, reply, details, async () => deps.login.loginWithPresentedCertificate({

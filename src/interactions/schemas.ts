@@ -17,3 +17,7 @@ export const abortSchema = form({ reason: { type: 'string', enum: ['unavailable'
 export const stepUpPasswordSchema = form({ password: str(1024) }, ['password']);
 export const codeSchema = form({ code: str(16) }, ['code']);
 export const bankCardCheckSchema = form({ card_number: str(40), phone: str(32) }, ['card_number', 'phone']);
+
+const nonEmpty = (maxLength: number) => ({ type: 'string', minLength: 1, maxLength });
+/** The signed challenge of certificate login; a chain of several certificates in PEM needs the room. */
+export const certificateSignedSchema = form({ challenge: nonEmpty(1024), signature: nonEmpty(2048), chain: nonEmpty(120000) }, ['challenge', 'signature', 'chain']);
